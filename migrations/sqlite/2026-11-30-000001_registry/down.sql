@@ -1,0 +1,9 @@
+DROP TABLE replay_guard;
+DROP TRIGGER events_no_delete;
+DROP TRIGGER events_no_update;
+DROP TABLE events;
+DROP TABLE coverage;
+DROP TABLE periods;
+DROP TABLE certificates;
+DROP TABLE companies;
+DROP TABLE certification_bodies;

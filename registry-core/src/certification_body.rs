@@ -1,0 +1,117 @@
+//! Certification bodies (CBs): who may write to the register.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::validation::InvalidValue;
+
+/// A CB's id as the scheme owner registered it: a lower-case slug of 2 to 64
+/// characters (`a-z`, `0-9`, `-`), starting and ending with a letter or digit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CbId(String);
+
+impl CbId {
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        let b = s.as_bytes();
+        let allowed = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-';
+        let edge = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        if (2..=64).contains(&b.len()) && b.iter().all(allowed) && edge(b.first()) && edge(b.last())
+        {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidValue::new(
+                "must be a lower-case slug of 2 to 64 characters (a-z, 0-9, -)",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for CbId {
+    type Error = InvalidValue;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<CbId> for String {
+    fn from(c: CbId) -> Self {
+        c.0
+    }
+}
+
+impl fmt::Display for CbId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A CB's standing with the scheme owner. Only an `active` CB may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Accreditation {
+    Active,
+    Suspended,
+    Withdrawn,
+}
+
+impl Accreditation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Accreditation::Active => "active",
+            Accreditation::Suspended => "suspended",
+            Accreditation::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        match s {
+            "active" => Ok(Accreditation::Active),
+            "suspended" => Ok(Accreditation::Suspended),
+            "withdrawn" => Ok(Accreditation::Withdrawn),
+            _ => Err(InvalidValue::new(
+                "must be one of active, suspended, withdrawn",
+            )),
+        }
+    }
+}
+
+/// A CB's public keys: an inline JWKS (kept verbatim as JSON) or the address where
+/// the CB publishes it. The core stores them; the api verifies signatures with them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySource {
+    Jwks(String),
+    JwksUri(String),
+}
+
+/// A certification body as registered by the scheme owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertificationBody {
+    pub id: CbId,
+    pub name: String,
+    pub accreditation: Accreditation,
+    pub keys: KeySource,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cb_ids_are_lower_case_slugs() {
+        for ok in ["kiwa", "normec-certification", "cb-2"] {
+            assert!(CbId::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["Kiwa", "-kiwa", "kiwa-", "k", "kiwa nl", "kiwa_nl", ""] {
+            assert!(CbId::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

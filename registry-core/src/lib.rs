@@ -1,0 +1,40 @@
+//! The PSO register's core: what a certificate is, its lifecycle, the rule that
+//! decides a company's status on a date, the append-only event log, and their
+//! storage on SQLite or PostgreSQL. It knows nothing of HTTP, JSON request shapes
+//! or signatures: the api turns requests into the commands and queries here.
+
+pub mod certificate;
+pub mod certification_body;
+pub mod company;
+pub mod error;
+pub mod event;
+pub mod level;
+pub mod period;
+pub mod registry;
+pub mod scheme;
+pub mod status;
+pub mod storage;
+pub mod time;
+pub mod validation;
+
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
+pub use certificate::{
+    CbReference, CertificateHistory, CertificateNumber, CertificateStatus, Standing, StandingChange,
+};
+pub use certification_body::{Accreditation, CbId, CertificationBody, KeySource};
+pub use company::{Holder, KvkNumber, Name, Province, SbiCode, Subsidiary};
+pub use error::CoreError;
+pub use event::{Actor, Event, EventKind, Provenance, RequestId, SignedRequest};
+pub use level::Level;
+pub use period::{HandbookVersion, Period, PeriodDraft, Score};
+pub use registry::{
+    Accredit, Certificate, CertificationBodyChange, ChangeStanding, CompanyCursor, CompanyPage,
+    Covered, IssueCertificate, Issued, PoolState, Registry, RenewCertificate,
+};
+pub use scheme::{Scheme, SchemeRules};
+pub use status::{CompanyStatus, IntervalEnd, StatusAnswer, StatusQuery};
+pub use storage::rows::Company;
+pub use storage::{Backend, DatabaseUrl, PoolOptions, StorageError};
+pub use validation::{FieldError, InvalidValue};

@@ -1,0 +1,146 @@
+//! Appending to the event log, guarding against replayed requests, and reading
+//! the feed.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::Registry;
+use crate::certificate::CertificateNumber;
+use crate::certification_body::CbId;
+use crate::error::CoreError;
+use crate::event::{Event, EventKind, Provenance, SignedRequest};
+use crate::storage::AnyConnection;
+use crate::storage::rows::{EventRow, NewEventRow, ReplayRow, corrupt, from_db, number, to_db};
+use crate::storage::schema::{certificates, events, replay_guard};
+
+/// Appends one event and returns its `seq`. Call it last in a transaction: on
+/// PostgreSQL it takes the log's lock, held until commit.
+pub(crate) fn append(
+    conn: &mut AnyConnection,
+    kind: EventKind,
+    certificate_id: Option<i64>,
+    cb: Option<&CbId>,
+    effective_at: DateTime<Utc>,
+    recorded_at: DateTime<Utc>,
+    detail: &impl Serialize,
+    provenance: Option<&Provenance>,
+) -> Result<i64, CoreError> {
+    let detail = serde_json::to_string(detail)?;
+    let evidence = provenance
+        .and_then(|p| p.request.as_ref())
+        .map(|r| r.compact_jws.as_str());
+    conn.lock_event_log()?;
+    let seq = diesel::insert_into(events::table)
+        .values(NewEventRow {
+            certificate_id,
+            cb_id: cb.map(CbId::as_str),
+            kind: kind.as_str(),
+            effective_at: to_db(effective_at),
+            recorded_at: to_db(recorded_at),
+            detail: &detail,
+            evidence,
+        })
+        .returning(events::seq)
+        .get_result(conn)?;
+    Ok(seq)
+}
+
+/// Refuses a request id this CB has used before; forgets ids that can no longer
+/// be replayed (their `exp` has passed).
+pub(crate) fn check_replay(
+    conn: &mut AnyConnection,
+    cb: &CbId,
+    request: &SignedRequest,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    diesel::delete(replay_guard::table.filter(replay_guard::expires_at.lt(to_db(now))))
+        .execute(conn)?;
+    let seen = replay_guard::table
+        .filter(replay_guard::cb_id.eq(cb.as_str()))
+        .filter(replay_guard::jti.eq(request.id.as_str()))
+        .count()
+        .get_result::<i64>(conn)?;
+    if seen > 0 {
+        return Err(CoreError::Replay);
+    }
+    Ok(())
+}
+
+/// Remembers a request id until it can no longer be replayed. A concurrent
+/// request with the same id loses on the primary key and is refused as a replay.
+pub(crate) fn remember_request(
+    conn: &mut AnyConnection,
+    cb: &CbId,
+    request: &SignedRequest,
+) -> Result<(), CoreError> {
+    diesel::insert_into(replay_guard::table)
+        .values(ReplayRow {
+            cb_id: cb.as_str(),
+            jti: request.id.as_str(),
+            expires_at: to_db(request.replayable_until),
+        })
+        .execute(conn)
+        .map(|_| ())
+        .map_err(CoreError::from)
+}
+
+fn into_event(row: EventRow, number_of: Option<String>) -> Result<Event, CoreError> {
+    let bad = corrupt("events");
+    Ok(Event {
+        seq: row.seq,
+        kind: EventKind::parse(&row.kind).map_err(&bad)?,
+        certificate_number: number_of.as_deref().map(number).transpose()?,
+        certification_body: row
+            .cb_id
+            .as_deref()
+            .map(CbId::parse)
+            .transpose()
+            .map_err(&bad)?,
+        effective_at: from_db(row.effective_at),
+        recorded_at: from_db(row.recorded_at),
+        detail: serde_json::from_str(&row.detail)?,
+        evidence: row.evidence,
+    })
+}
+
+impl Registry {
+    /// The global change feed: up to `limit` events with `seq` greater than
+    /// `after`, in `seq` order.
+    pub fn events(&self, after: i64, limit: i64) -> Result<Vec<Event>, CoreError> {
+        self.read(|conn| {
+            let rows: Vec<(EventRow, Option<String>)> = events::table
+                .left_join(
+                    certificates::table.on(events::certificate_id.eq(certificates::id.nullable())),
+                )
+                .filter(events::seq.gt(after))
+                .order(events::seq.asc())
+                .limit(limit)
+                .select((EventRow::as_select(), certificates::number.nullable()))
+                .load(conn)?;
+            rows.into_iter()
+                .map(|(row, n)| into_event(row, n))
+                .collect()
+        })
+    }
+
+    /// A certificate's events, oldest first, with the evidence behind each.
+    pub fn certificate_events(&self, number: &CertificateNumber) -> Result<Vec<Event>, CoreError> {
+        self.read(|conn| {
+            let id: i64 = certificates::table
+                .filter(certificates::number.eq(number.as_str()))
+                .select(certificates::id)
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| CoreError::CertificateNotFound(number.clone()))?;
+            let rows: Vec<EventRow> = events::table
+                .filter(events::certificate_id.eq(id))
+                .order(events::seq.asc())
+                .select(EventRow::as_select())
+                .load(conn)?;
+            rows.into_iter()
+                .map(|row| into_event(row, Some(number.as_str().to_owned())))
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,645 @@
+//! The certificate lifecycle: issue, renew, suspend, reinstate, revoke, and the
+//! recording of expiry. Each command is one transaction that writes the change
+//! and its event, or nothing (API.md, "Lifecycle").
+
+use chrono::{DateTime, Datelike, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::Registry;
+use super::certification_bodies::active_body;
+use super::event_log::{self, check_replay, remember_request};
+use super::queries::{Certificate, certificate_by_number};
+use crate::certificate::{CbReference, CertificateNumber, CertificateStatus, Standing};
+use crate::certification_body::CbId;
+use crate::company::{Holder, Subsidiary, check_coverage};
+use crate::error::CoreError;
+use crate::event::{Actor, EventKind, Provenance};
+use crate::period::{Period, PeriodDraft};
+use crate::status::certificate_state_at;
+use crate::storage::AnyConnection;
+use crate::storage::rows::{
+    CertificateRow, CompanyRow, CoverageRow, NewCertificateRow, PeriodRow, from_db, to_db,
+};
+use crate::storage::schema::{certificates, companies, coverage, periods};
+use crate::time::{self, date_at};
+use crate::validation::{Faults, FieldError};
+
+/// Issue a certificate (act `issue`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IssueCertificate {
+    pub cb_reference: CbReference,
+    pub holder: Holder,
+    pub subsidiaries: Vec<Subsidiary>,
+    pub period: PeriodDraft,
+    /// The certificate in force for the same main applicant that this one
+    /// replaces; it becomes `superseded` from this one's start.
+    pub replaces: Option<CertificateNumber>,
+}
+
+/// What an issuance did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Issued {
+    Created(Box<Certificate>),
+    /// The same `cb_reference` with the same content was issued before: nothing
+    /// was written and this is that certificate.
+    Existing(Box<Certificate>),
+}
+
+/// Append a validity period to a certificate (act `renew`); the level may change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RenewCertificate {
+    pub number: CertificateNumber,
+    pub period: PeriodDraft,
+}
+
+/// Suspend, reinstate or revoke a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeStanding {
+    pub number: CertificateNumber,
+    /// `Suspended`, `Reinstated` or `Revoked` (supersession comes with an issuance).
+    pub standing: Standing,
+    /// Why; required to suspend or revoke.
+    pub reason: Option<String>,
+    /// When it takes effect; now when left out. Never before the certificate's
+    /// first period starts, nor before its last standing change.
+    pub effective_at: Option<DateTime<Utc>>,
+}
+
+/// Longest reason accepted.
+const MAX_REASON_CHARS: usize = 2000;
+
+/// The event detail of an issuance or renewal.
+#[derive(Debug, Serialize)]
+struct PeriodDetail<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cb_reference: Option<&'a CbReference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    main_applicant: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replaces: Option<&'a CertificateNumber>,
+    period: &'a Period,
+}
+
+#[derive(Debug, Serialize)]
+struct StandingDetail<'a> {
+    reason: Option<&'a str>,
+}
+
+fn acting_body(by: &Provenance) -> Result<&CbId, CoreError> {
+    match &by.actor {
+        Actor::CertificationBody(cb) => Ok(cb),
+        Actor::SchemeOwner => Err(CoreError::InvalidTransition(
+            "only a certification body issues, renews, suspends and reinstates certificates".into(),
+        )),
+    }
+}
+
+/// Checks the CB's accreditation and the request's id; the first steps of every
+/// CB write, inside its transaction.
+fn admit(conn: &mut AnyConnection, by: &Provenance, now: DateTime<Utc>) -> Result<(), CoreError> {
+    if let Actor::CertificationBody(cb) = &by.actor {
+        active_body(conn, cb)?;
+        if let Some(request) = &by.request {
+            check_replay(conn, cb, request, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// Remembers the request id; the last step before the event of a CB write.
+fn remember(conn: &mut AnyConnection, by: &Provenance) -> Result<(), CoreError> {
+    if let (Actor::CertificationBody(cb), Some(request)) = (&by.actor, &by.request) {
+        remember_request(conn, cb, request)?;
+    }
+    Ok(())
+}
+
+fn fingerprint(command: &IssueCertificate, period: &Period) -> Result<String, CoreError> {
+    let content = serde_json::to_vec(&(command, period))?;
+    Ok(Sha256::digest(&content)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+fn certificate_row(
+    conn: &mut AnyConnection,
+    n: &CertificateNumber,
+) -> Result<CertificateRow, CoreError> {
+    certificates::table
+        .filter(certificates::number.eq(n.as_str()))
+        .select(CertificateRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| CoreError::CertificateNotFound(n.clone()))
+}
+
+/// Refuses a change to a certificate that is closed for good.
+fn ensure_open(certificate: &Certificate) -> Result<(), CoreError> {
+    let n = certificate.number();
+    for change in &certificate.history.standing_changes {
+        match change.standing {
+            Standing::Revoked => return Err(CoreError::CertificateRevoked(n.clone())),
+            Standing::Superseded => return Err(CoreError::CertificateSuperseded(n.clone())),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Writes the holder's public facts, and registers subsidiaries not yet known.
+fn upsert_companies(
+    conn: &mut AnyConnection,
+    command: &IssueCertificate,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    let h = &command.holder;
+    let holder = CompanyRow {
+        kvk_number: h.kvk_number.as_str().to_owned(),
+        name: h.name.as_str().to_owned(),
+        trade_names: serde_json::to_string(&h.trade_names)?,
+        city: h.city.as_ref().map(|c| c.as_str().to_owned()),
+        province: h.province.map(|p| p.name().to_owned()),
+        sbi_codes: serde_json::to_string(&h.sbi_codes)?,
+        updated_at: to_db(now),
+    };
+    let updated = diesel::update(companies::table.find(h.kvk_number.as_str()))
+        .set(&holder)
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(companies::table)
+            .values(&holder)
+            .execute(conn)?;
+    }
+    for s in &command.subsidiaries {
+        let known = companies::table
+            .find(s.kvk_number.as_str())
+            .count()
+            .get_result::<i64>(conn)?;
+        if known == 0 {
+            diesel::insert_into(companies::table)
+                .values(CompanyRow {
+                    kvk_number: s.kvk_number.as_str().to_owned(),
+                    name: s.name.as_str().to_owned(),
+                    trade_names: "[]".into(),
+                    city: None,
+                    province: None,
+                    sbi_codes: "[]".into(),
+                    updated_at: to_db(now),
+                })
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies the one-in-force rule: at most one certificate per main applicant and
+/// scheme in force at a time. Returns the certificate to supersede, if any.
+fn certificate_to_replace(
+    conn: &mut AnyConnection,
+    command: &IssueCertificate,
+    starts: DateTime<Utc>,
+) -> Result<Option<Certificate>, CoreError> {
+    let in_force: Vec<CertificateRow> = certificates::table
+        .filter(certificates::main_kvk.eq(command.holder.kvk_number.as_str()))
+        .filter(certificates::closed_at.is_null())
+        .filter(certificates::ends_at.gt(to_db(starts)))
+        .select(CertificateRow::as_select())
+        .load(conn)?;
+    let Some(wanted) = &command.replaces else {
+        return match in_force.first() {
+            Some(row) => Err(CoreError::CertificateInForce {
+                existing: crate::storage::rows::number(&row.number)?,
+            }),
+            None => Ok(None),
+        };
+    };
+    let replaced = match certificate_by_number(conn, wanted) {
+        Err(CoreError::CertificateNotFound(_)) => {
+            return Err(CoreError::field(
+                "replaces",
+                "names no certificate in the register",
+            ));
+        }
+        other => other?,
+    };
+    if replaced.history.main_applicant != command.holder.kvk_number {
+        return Err(CoreError::field(
+            "replaces",
+            "must be a certificate of the same main applicant",
+        ));
+    }
+    ensure_open(&replaced)?;
+    if let Some(other) = in_force.iter().find(|r| r.number != wanted.as_str()) {
+        return Err(CoreError::CertificateInForce {
+            existing: crate::storage::rows::number(&other.number)?,
+        });
+    }
+    if !in_force.iter().any(|r| r.number == wanted.as_str()) {
+        return Err(CoreError::field(
+            "replaces",
+            "must be a certificate still in force at valid_from",
+        ));
+    }
+    let first_start = replaced.history.periods.first().map(Period::starts_at);
+    let last_change = replaced
+        .history
+        .standing_changes
+        .last()
+        .map(|c| c.effective_at);
+    if first_start.is_some_and(|s| starts < s) || last_change.is_some_and(|c| starts < c) {
+        return Err(CoreError::field(
+            "valid_from",
+            "must not be before the start or the last lifecycle event of the certificate it replaces",
+        ));
+    }
+    Ok(Some(replaced))
+}
+
+impl Registry {
+    /// Issues a certificate. Idempotent on (CB, `cb_reference`): the same content
+    /// again gives the existing certificate, other content a conflict.
+    pub fn issue(&self, command: IssueCertificate, by: &Provenance) -> Result<Issued, CoreError> {
+        let cb = acting_body(by)?.clone();
+        let mut faults = Faults::new();
+        faults.extend(check_coverage(&command.holder, &command.subsidiaries));
+        let period = Period::new(command.period.clone(), &self.rules);
+        if let Err(errors) = &period {
+            faults.extend(errors.iter().cloned());
+        }
+        let period = match (faults.is_empty(), period) {
+            (true, Ok(p)) => p,
+            _ => return Err(CoreError::Validation(faults.into_vec())),
+        };
+        let fingerprint = fingerprint(&command, &period)?;
+        let now = time::now();
+        let starts = period.starts_at();
+        let kvk = command.holder.kvk_number.as_str();
+
+        self.write(|conn| {
+            admit(conn, by, now)?;
+            conn.lock_company(kvk)?;
+            let existing: Option<CertificateRow> = certificates::table
+                .filter(certificates::cb_id.eq(cb.as_str()))
+                .filter(certificates::cb_reference.eq(command.cb_reference.as_str()))
+                .select(CertificateRow::as_select())
+                .first(conn)
+                .optional()?;
+            if let Some(row) = existing {
+                let n = crate::storage::rows::number(&row.number)?;
+                if row.fingerprint != fingerprint {
+                    return Err(CoreError::IdempotencyConflict {
+                        reference: command.cb_reference.as_str().to_owned(),
+                        existing: n,
+                    });
+                }
+                remember(conn, by)?;
+                return Ok(Issued::Existing(Box::new(certificate_by_number(conn, &n)?)));
+            }
+            let replaced = certificate_to_replace(conn, &command, starts)?;
+            upsert_companies(conn, &command, now)?;
+
+            let placeholder = format!("~{}/{}", cb.as_str(), command.cb_reference.as_str());
+            let id: i64 = diesel::insert_into(certificates::table)
+                .values(NewCertificateRow {
+                    number: &placeholder,
+                    scheme: self.rules.scheme.as_str(),
+                    cb_id: cb.as_str(),
+                    cb_reference: command.cb_reference.as_str(),
+                    fingerprint: &fingerprint,
+                    main_kvk: kvk,
+                    replaces_id: None,
+                    issued_at: to_db(now),
+                    ends_at: to_db(period.ends_at()),
+                })
+                .returning(certificates::id)
+                .get_result(conn)?;
+            let n = CertificateNumber::assign(&self.rules.number_prefix, date_at(now).year(), id);
+            let replaced_id = match &replaced {
+                Some(r) => Some(certificate_row(conn, r.number())?.id),
+                None => None,
+            };
+            diesel::update(certificates::table.find(id))
+                .set((
+                    certificates::number.eq(n.as_str()),
+                    certificates::replaces_id.eq(replaced_id),
+                ))
+                .execute(conn)?;
+            diesel::insert_into(periods::table)
+                .values(PeriodRow::new(id, &period))
+                .execute(conn)?;
+            let covered: Vec<CoverageRow> = std::iter::once(CoverageRow {
+                certificate_id: id,
+                kvk_number: kvk.to_owned(),
+                is_main: true,
+            })
+            .chain(command.subsidiaries.iter().map(|s| CoverageRow {
+                certificate_id: id,
+                kvk_number: s.kvk_number.as_str().to_owned(),
+                is_main: false,
+            }))
+            .collect();
+            // One row at a time: batch inserts do not compile on the multi-backend.
+            for row in &covered {
+                diesel::insert_into(coverage::table)
+                    .values(row)
+                    .execute(conn)?;
+            }
+            remember(conn, by)?;
+
+            if let (Some(old), Some(old_id)) = (&replaced, replaced_id) {
+                diesel::update(certificates::table.find(old_id))
+                    .set(certificates::closed_at.eq(Some(to_db(starts))))
+                    .execute(conn)?;
+                event_log::append(
+                    conn,
+                    EventKind::Superseded,
+                    Some(old_id),
+                    Some(&old.history.certification_body),
+                    starts,
+                    now,
+                    &serde_json::json!({ "superseded_by": n }),
+                    Some(by),
+                )?;
+            }
+            let detail = PeriodDetail {
+                cb_reference: Some(&command.cb_reference),
+                main_applicant: Some(kvk),
+                replaces: command.replaces.as_ref(),
+                period: &period,
+            };
+            event_log::append(
+                conn,
+                EventKind::Issued,
+                Some(id),
+                Some(&cb),
+                starts,
+                now,
+                &detail,
+                Some(by),
+            )?;
+            Ok(Issued::Created(Box::new(certificate_by_number(conn, &n)?)))
+        })
+    }
+
+    /// Appends a validity period to one of the CB's certificates. Re-sending the
+    /// same renewal changes nothing and returns the certificate.
+    pub fn renew(
+        &self,
+        command: RenewCertificate,
+        by: &Provenance,
+    ) -> Result<Certificate, CoreError> {
+        let cb = acting_body(by)?.clone();
+        let period =
+            Period::new(command.period.clone(), &self.rules).map_err(CoreError::Validation)?;
+        let now = time::now();
+        self.write(|conn| {
+            admit(conn, by, now)?;
+            let row = certificate_row(conn, &command.number)?;
+            conn.lock_company(&row.main_kvk)?;
+            let certificate = certificate_by_number(conn, &command.number)?;
+            if certificate.history.certification_body != cb {
+                return Err(CoreError::NotYourCertificate(command.number.clone()));
+            }
+            ensure_open(&certificate)?;
+            let last = certificate.history.periods.last();
+            if last == Some(&period) {
+                remember(conn, by)?;
+                return Ok(certificate);
+            }
+            if let Some(last) = last {
+                if period.valid_from() <= last.valid_from() {
+                    return Err(CoreError::field(
+                        "valid_from",
+                        format!(
+                            "must be after the last period's valid_from ({})",
+                            last.valid_from()
+                        ),
+                    ));
+                }
+            }
+            diesel::insert_into(periods::table)
+                .values(PeriodRow::new(row.id, &period))
+                .execute(conn)?;
+            diesel::update(certificates::table.find(row.id))
+                .set(certificates::ends_at.eq(to_db(period.ends_at())))
+                .execute(conn)?;
+            remember(conn, by)?;
+            let detail = PeriodDetail {
+                cb_reference: None,
+                main_applicant: None,
+                replaces: None,
+                period: &period,
+            };
+            event_log::append(
+                conn,
+                EventKind::Renewed,
+                Some(row.id),
+                Some(&cb),
+                period.starts_at(),
+                now,
+                &detail,
+                Some(by),
+            )?;
+            certificate_by_number(conn, &command.number)
+        })
+    }
+
+    /// Suspends, reinstates or revokes a certificate. A CB acts on its own
+    /// certificates; the scheme owner may revoke any.
+    pub fn change_standing(
+        &self,
+        command: ChangeStanding,
+        by: &Provenance,
+    ) -> Result<Certificate, CoreError> {
+        let kind = match command.standing {
+            Standing::Suspended => EventKind::Suspended,
+            Standing::Reinstated => EventKind::Reinstated,
+            Standing::Revoked => EventKind::Revoked,
+            Standing::Superseded => {
+                return Err(CoreError::InvalidTransition(
+                    "a certificate is superseded by issuing its replacement".into(),
+                ));
+            }
+        };
+        if by.actor == Actor::SchemeOwner && command.standing != Standing::Revoked {
+            return Err(CoreError::InvalidTransition(
+                "the scheme owner can only revoke".into(),
+            ));
+        }
+        let reason = command
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty());
+        let mut faults = Vec::new();
+        match reason {
+            None if command.standing != Standing::Reinstated => {
+                faults.push(FieldError::new(
+                    "reason",
+                    "is required to suspend or revoke",
+                ));
+            }
+            Some(r) if r.chars().count() > MAX_REASON_CHARS => {
+                faults.push(FieldError::new(
+                    "reason",
+                    format!("must be at most {MAX_REASON_CHARS} characters"),
+                ));
+            }
+            _ => {}
+        }
+        if !faults.is_empty() {
+            return Err(CoreError::Validation(faults));
+        }
+        let now = time::now();
+        let effective_at = command.effective_at.map(time::truncate).unwrap_or(now);
+
+        self.write(|conn| {
+            admit(conn, by, now)?;
+            let row = certificate_row(conn, &command.number)?;
+            conn.lock_company(&row.main_kvk)?;
+            let certificate = certificate_by_number(conn, &command.number)?;
+            if let Actor::CertificationBody(cb) = &by.actor {
+                if &certificate.history.certification_body != cb {
+                    return Err(CoreError::NotYourCertificate(command.number.clone()));
+                }
+            }
+            ensure_open(&certificate)?;
+            check_effective_at(&certificate, effective_at)?;
+            let suspended = certificate
+                .history
+                .standing_changes
+                .iter()
+                .rev()
+                .find(|c| matches!(c.standing, Standing::Suspended | Standing::Reinstated))
+                .is_some_and(|c| c.standing == Standing::Suspended);
+            match command.standing {
+                Standing::Suspended if suspended => {
+                    return Err(CoreError::InvalidTransition(
+                        "the certificate is already suspended".into(),
+                    ));
+                }
+                Standing::Suspended
+                    if certificate_state_at(&certificate.history, effective_at).status
+                        == CertificateStatus::Expired =>
+                {
+                    return Err(CoreError::InvalidTransition(
+                        "the certificate has expired at effective_at".into(),
+                    ));
+                }
+                Standing::Reinstated if !suspended => {
+                    return Err(CoreError::InvalidTransition(
+                        "the certificate is not suspended".into(),
+                    ));
+                }
+                _ => {}
+            }
+            if command.standing == Standing::Revoked {
+                diesel::update(certificates::table.find(row.id))
+                    .set(certificates::closed_at.eq(Some(to_db(effective_at))))
+                    .execute(conn)?;
+            }
+            remember(conn, by)?;
+            let cb = certificate.history.certification_body.clone();
+            event_log::append(
+                conn,
+                kind,
+                Some(row.id),
+                Some(&cb),
+                effective_at,
+                now,
+                &StandingDetail { reason },
+                Some(by),
+            )?;
+            certificate_by_number(conn, &command.number)
+        })
+    }
+
+    /// Records an `expired` event for every certificate whose last period has
+    /// ended by `now` without a renewal (at most `batch` of them per call). The
+    /// status rule does not depend on this; the feed does. Returns how many.
+    pub fn record_expiries(&self, now: DateTime<Utc>, batch: i64) -> Result<usize, CoreError> {
+        let due: Vec<(i64, String)> = self.read(|conn| {
+            Ok(certificates::table
+                .filter(certificates::ends_at.le(to_db(now)))
+                .filter(certificates::closed_at.is_null())
+                .filter(
+                    certificates::expiry_recorded_for
+                        .is_null()
+                        .or(certificates::expiry_recorded_for.lt(certificates::ends_at.nullable())),
+                )
+                .order(certificates::ends_at.asc())
+                .limit(batch)
+                .select((certificates::id, certificates::main_kvk))
+                .load(conn)?)
+        })?;
+        let mut recorded = 0;
+        for (id, kvk) in due {
+            let done = self.write(|conn| {
+                conn.lock_company(&kvk)?;
+                let row: CertificateRow = certificates::table
+                    .find(id)
+                    .select(CertificateRow::as_select())
+                    .first(conn)?;
+                let ends_at = row.ends_at;
+                let still_due = from_db(ends_at) <= now
+                    && row.closed_at.is_none()
+                    && row.expiry_recorded_for.is_none_or(|r| r < ends_at);
+                if !still_due {
+                    return Ok(false);
+                }
+                diesel::update(certificates::table.find(id))
+                    .set(certificates::expiry_recorded_for.eq(Some(ends_at)))
+                    .execute(conn)?;
+                let cb = CbId::parse(&row.cb_id).map_err(|e| CoreError::Storage(e.to_string()))?;
+                let detail = serde_json::json!({ "valid_until": date_at(from_db(ends_at)) });
+                event_log::append(
+                    conn,
+                    EventKind::Expired,
+                    Some(id),
+                    Some(&cb),
+                    from_db(ends_at),
+                    now,
+                    &detail,
+                    None,
+                )?;
+                Ok(true)
+            })?;
+            recorded += usize::from(done);
+        }
+        Ok(recorded)
+    }
+}
+
+/// A standing change takes effect no earlier than the certificate's first period
+/// and its last standing change: history is appended to, never rewritten.
+fn check_effective_at(
+    certificate: &Certificate,
+    effective_at: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    if let Some(first) = certificate.history.periods.first() {
+        if effective_at < first.starts_at() {
+            return Err(CoreError::field(
+                "effective_at",
+                format!(
+                    "must not be before the certificate's valid_from ({})",
+                    first.valid_from()
+                ),
+            ));
+        }
+    }
+    if let Some(last) = certificate.history.standing_changes.last() {
+        if effective_at < last.effective_at {
+            return Err(CoreError::field(
+                "effective_at",
+                format!(
+                    "must not be before the certificate's last lifecycle event ({})",
+                    last.effective_at.to_rfc3339()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,133 @@
+//! The registry: the core's one entry point. Commands change the register, each
+//! in one database transaction that writes the change and its event, or nothing;
+//! queries read it. Blocking calls: the api runs them off its async workers.
+
+mod certification_bodies;
+mod event_log;
+mod lifecycle;
+mod queries;
+
+use std::time::Duration;
+
+use crate::error::CoreError;
+use crate::scheme::SchemeRules;
+use crate::storage::{
+    self, AnyConnection, Backend, DatabaseUrl, Pool, PoolOptions, PooledConnection, StorageError,
+};
+
+pub use certification_bodies::{Accredit, CertificationBodyChange};
+pub use lifecycle::{ChangeStanding, IssueCertificate, Issued, RenewCertificate};
+pub use queries::{Certificate, CompanyCursor, CompanyPage, Covered};
+
+/// The register over one database.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    pool: Pool,
+    rules: SchemeRules,
+    backend: Backend,
+}
+
+/// How many times a command that lost a race to a concurrent write is tried.
+const WRITE_ATTEMPTS: u32 = 5;
+
+/// The pool's state, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    pub connections: u32,
+    pub idle: u32,
+    pub max_size: u32,
+}
+
+impl Registry {
+    /// Opens (and migrates) the database at `url`.
+    pub fn open(
+        url: &DatabaseUrl,
+        options: &PoolOptions,
+        rules: SchemeRules,
+    ) -> Result<Self, StorageError> {
+        let pool = storage::open(url, options)?;
+        Ok(Self {
+            pool,
+            rules,
+            backend: url.backend(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn rules(&self) -> &SchemeRules {
+        &self.rules
+    }
+
+    /// A round trip to the database, waiting at most `timeout` for a connection.
+    pub fn ping(&self, timeout: Duration) -> Result<(), CoreError> {
+        let mut conn = self.pool.get_timeout(timeout)?;
+        conn.ping()?;
+        Ok(())
+    }
+
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max_size: self.pool.max_size(),
+        }
+    }
+
+    fn conn(&self) -> Result<PooledConnection, CoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `command` in a write transaction; when it loses a race to a
+    /// concurrent write (a unique key taken meanwhile, a busy database), the
+    /// transaction is rolled back and the command tried again from the start.
+    fn write<T>(
+        &self,
+        mut command: impl FnMut(&mut AnyConnection) -> Result<T, CoreError>,
+    ) -> Result<T, CoreError> {
+        let mut conn = self.conn()?;
+        let mut attempt = 1;
+        loop {
+            match conn.write_transaction(&mut command) {
+                Err(CoreError::Contention(reason)) if attempt < WRITE_ATTEMPTS => {
+                    tracing::debug!(attempt, %reason, "write lost a race; trying again");
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(u64::from(attempt) * 3));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Reads in one connection (not a transaction: each query sees committed data).
+    fn read<T>(
+        &self,
+        query: impl FnOnce(&mut AnyConnection) -> Result<T, CoreError>,
+    ) -> Result<T, CoreError> {
+        let mut conn = self.conn()?;
+        query(&mut conn)
+    }
+
+    /// Counts the rows of each table (for tests that check a refused write wrote
+    /// nothing, and for diagnostics).
+    pub fn row_counts(&self) -> Result<Vec<(&'static str, i64)>, CoreError> {
+        self.read(|conn| {
+            let tables = [
+                "certification_bodies",
+                "companies",
+                "certificates",
+                "periods",
+                "coverage",
+                "events",
+                "replay_guard",
+            ];
+            tables
+                .into_iter()
+                .map(|t| Ok((t, storage::count_rows(conn, t)?)))
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,342 @@
+//! Reading the register: status answers, companies, certificates.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::Registry;
+use crate::certificate::{
+    CbReference, CertificateHistory, CertificateNumber, CertificateStatus, StandingChange,
+};
+use crate::certification_body::CbId;
+use crate::company::{KvkNumber, Name};
+use crate::error::CoreError;
+use crate::event::EventKind;
+use crate::period::Period;
+use crate::scheme::Scheme;
+use crate::status::{StatusAnswer, StatusQuery, certificate_state_at, company_status};
+use crate::storage::AnyConnection;
+use crate::storage::rows::{
+    CertificateRow, Company, CompanyRow, CoverageRow, PeriodRow, corrupt, from_db, number,
+};
+use crate::storage::schema::{certificates, companies, coverage, events, periods};
+
+/// A legal entity a certificate covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Covered {
+    pub kvk_number: KvkNumber,
+    pub name: Name,
+    /// The main applicant (the holder), as opposed to a subsidiary.
+    pub main_applicant: bool,
+}
+
+/// A certificate with everything the register publishes about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Certificate {
+    pub scheme: Scheme,
+    pub cb_reference: CbReference,
+    /// The main applicant as the register knows it now.
+    pub holder: Company,
+    /// Every legal entity covered, the main applicant first.
+    pub covered: Vec<Covered>,
+    pub replaces: Option<CertificateNumber>,
+    pub issued_at: DateTime<Utc>,
+    /// Number, CB, periods and standing changes: what the status rule reads.
+    pub history: CertificateHistory,
+}
+
+impl Certificate {
+    pub fn number(&self) -> &CertificateNumber {
+        &self.history.number
+    }
+
+    /// The certificate's own standing at `t`.
+    pub fn status_at(&self, t: DateTime<Utc>) -> CertificateStatus {
+        certificate_state_at(&self.history, t).status
+    }
+
+    /// The period in effect at `t` (the latest one started by then).
+    pub fn period_at(&self, t: DateTime<Utc>) -> Option<&Period> {
+        certificate_state_at(&self.history, t).period
+    }
+}
+
+/// Where a page of companies (ordered by name, then KvK number) continues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct CompanyCursor {
+    pub name: String,
+    pub kvk_number: String,
+}
+
+/// One page of companies, and where the next one starts (`None` at the end).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompanyPage {
+    pub items: Vec<Company>,
+    pub next: Option<CompanyCursor>,
+}
+
+/// Loads the histories of the certificates with the given row ids, in a bounded
+/// number of queries (three), whatever the number of certificates.
+pub(crate) fn histories(
+    conn: &mut AnyConnection,
+    rows: &[CertificateRow],
+) -> Result<HashMap<i64, CertificateHistory>, CoreError> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut period_rows: Vec<PeriodRow> = periods::table
+        .filter(periods::certificate_id.eq_any(&ids))
+        .select(PeriodRow::as_select())
+        .load(conn)?;
+    period_rows.sort_by_key(|p| p.id);
+    let standing_kinds: Vec<&str> = EventKind::ALL
+        .into_iter()
+        .filter(|k| k.standing().is_some())
+        .map(EventKind::as_str)
+        .collect();
+    let changes: Vec<(Option<i64>, String, chrono::NaiveDateTime)> = events::table
+        .filter(events::certificate_id.eq_any(&ids))
+        .filter(events::kind.eq_any(&standing_kinds))
+        .order(events::seq.asc())
+        .select((events::certificate_id, events::kind, events::effective_at))
+        .load(conn)?;
+
+    let bad = corrupt("certificates");
+    let mut out: HashMap<i64, CertificateHistory> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        out.insert(
+            row.id,
+            CertificateHistory {
+                number: number(&row.number)?,
+                certification_body: CbId::parse(&row.cb_id).map_err(&bad)?,
+                main_applicant: KvkNumber::parse(&row.main_kvk).map_err(&bad)?,
+                periods: Vec::new(),
+                standing_changes: Vec::new(),
+            },
+        );
+    }
+    for p in period_rows {
+        let id = p.certificate_id;
+        if let Some(h) = out.get_mut(&id) {
+            h.periods.push(p.into_domain()?);
+        }
+    }
+    for (id, kind, effective_at) in changes {
+        let standing = EventKind::parse(&kind)
+            .map_err(corrupt("events"))?
+            .standing();
+        if let (Some(h), Some(standing)) = (id.and_then(|id| out.get_mut(&id)), standing) {
+            h.standing_changes.push(StandingChange {
+                standing,
+                effective_at: from_db(effective_at),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The certificates covering each of `kvks`, as histories, in a bounded number of
+/// queries (four) however many numbers are asked.
+pub(crate) fn histories_covering(
+    conn: &mut AnyConnection,
+    kvks: &[&str],
+) -> Result<BTreeMap<String, Vec<CertificateHistory>>, CoreError> {
+    let covering: Vec<(String, i64)> = coverage::table
+        .filter(coverage::kvk_number.eq_any(kvks))
+        .select((coverage::kvk_number, coverage::certificate_id))
+        .load(conn)?;
+    let ids: BTreeSet<i64> = covering.iter().map(|(_, id)| *id).collect();
+    let rows: Vec<CertificateRow> = certificates::table
+        .filter(certificates::id.eq_any(ids.iter().copied().collect::<Vec<_>>()))
+        .select(CertificateRow::as_select())
+        .load(conn)?;
+    let histories = histories(conn, &rows)?;
+    let mut out: BTreeMap<String, Vec<CertificateHistory>> = BTreeMap::new();
+    for (kvk, id) in covering {
+        if let Some(h) = histories.get(&id) {
+            out.entry(kvk).or_default().push(h.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Loads full certificates for the given rows.
+pub(crate) fn certificates_of(
+    conn: &mut AnyConnection,
+    rows: Vec<CertificateRow>,
+) -> Result<Vec<Certificate>, CoreError> {
+    let mut histories = histories(conn, &rows)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let covered_rows: Vec<(CoverageRow, String)> = coverage::table
+        .inner_join(companies::table.on(companies::kvk_number.eq(coverage::kvk_number)))
+        .filter(coverage::certificate_id.eq_any(&ids))
+        .select((CoverageRow::as_select(), companies::name))
+        .load(conn)?;
+    let holders: Vec<CompanyRow> = companies::table
+        .filter(
+            companies::kvk_number
+                .eq_any(rows.iter().map(|r| r.main_kvk.as_str()).collect::<Vec<_>>()),
+        )
+        .select(CompanyRow::as_select())
+        .load(conn)?;
+    let mut holders: HashMap<String, Company> = holders
+        .into_iter()
+        .map(|r| Ok((r.kvk_number.clone(), r.into_domain()?)))
+        .collect::<Result<_, CoreError>>()?;
+    let replaced_ids: Vec<i64> = rows.iter().filter_map(|r| r.replaces_id).collect();
+    let replaced: HashMap<i64, String> = certificates::table
+        .filter(certificates::id.eq_any(&replaced_ids))
+        .select((certificates::id, certificates::number))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+
+    let bad = corrupt("certificates");
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut covered: Vec<Covered> = covered_rows
+            .iter()
+            .filter(|(c, _)| c.certificate_id == row.id)
+            .map(|(c, name)| {
+                Ok(Covered {
+                    kvk_number: KvkNumber::parse(&c.kvk_number).map_err(&bad)?,
+                    name: Name::parse(name).map_err(&bad)?,
+                    main_applicant: c.is_main,
+                })
+            })
+            .collect::<Result<_, CoreError>>()?;
+        covered.sort_by(|a, b| {
+            b.main_applicant
+                .cmp(&a.main_applicant)
+                .then(a.kvk_number.cmp(&b.kvk_number))
+        });
+        let holder = holders.remove(&row.main_kvk).ok_or_else(|| {
+            CoreError::Storage(format!("certificate {} has no holder", row.number))
+        })?;
+        let history = histories.remove(&row.id).ok_or_else(|| {
+            CoreError::Storage(format!("certificate {} has no history", row.number))
+        })?;
+        out.push(Certificate {
+            scheme: Scheme::parse(&row.scheme).map_err(&bad)?,
+            cb_reference: CbReference::parse(&row.cb_reference).map_err(&bad)?,
+            holder,
+            covered,
+            replaces: row
+                .replaces_id
+                .and_then(|id| replaced.get(&id))
+                .map(|n| number(n))
+                .transpose()?,
+            issued_at: from_db(row.issued_at),
+            history,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn certificate_by_number(
+    conn: &mut AnyConnection,
+    n: &CertificateNumber,
+) -> Result<Certificate, CoreError> {
+    let row: CertificateRow = certificates::table
+        .filter(certificates::number.eq(n.as_str()))
+        .select(CertificateRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| CoreError::CertificateNotFound(n.clone()))?;
+    certificates_of(conn, vec![row])?
+        .pop()
+        .ok_or_else(|| CoreError::CertificateNotFound(n.clone()))
+}
+
+impl Registry {
+    /// The status answer for one KvK number (API.md, "The status answer"). An
+    /// unknown number is simply not certified.
+    pub fn company_status(
+        &self,
+        kvk: &KvkNumber,
+        query: &StatusQuery,
+    ) -> Result<StatusAnswer, CoreError> {
+        let mut by_kvk = self.read(|conn| histories_covering(conn, &[kvk.as_str()]))?;
+        let certificates = by_kvk.remove(kvk.as_str()).unwrap_or_default();
+        Ok(company_status(&certificates, query))
+    }
+
+    /// Status answers for many KvK numbers at once, in the order asked (duplicates
+    /// answered each time), reading the database in a bounded number of queries.
+    pub fn company_statuses(
+        &self,
+        kvks: &[KvkNumber],
+        query: &StatusQuery,
+    ) -> Result<Vec<StatusAnswer>, CoreError> {
+        let unique: BTreeSet<&str> = kvks.iter().map(KvkNumber::as_str).collect();
+        let unique: Vec<&str> = unique.into_iter().collect();
+        let by_kvk = self.read(|conn| histories_covering(conn, &unique))?;
+        Ok(kvks
+            .iter()
+            .map(|k| {
+                company_status(
+                    by_kvk
+                        .get(k.as_str())
+                        .map(Vec::as_slice)
+                        .unwrap_or_default(),
+                    query,
+                )
+            })
+            .collect())
+    }
+
+    /// One certificate, by number.
+    pub fn certificate(&self, n: &CertificateNumber) -> Result<Certificate, CoreError> {
+        self.read(|conn| certificate_by_number(conn, n))
+    }
+
+    /// A page of companies ordered by name, then KvK number, after `after`.
+    pub fn companies(
+        &self,
+        after: Option<&CompanyCursor>,
+        limit: i64,
+    ) -> Result<CompanyPage, CoreError> {
+        self.read(|conn| {
+            let mut query = companies::table
+                .select(CompanyRow::as_select())
+                .into_boxed();
+            if let Some(c) = after {
+                query = query.filter(
+                    companies::name.gt(c.name.clone()).or(companies::name
+                        .eq(c.name.clone())
+                        .and(companies::kvk_number.gt(c.kvk_number.clone()))),
+                );
+            }
+            let rows: Vec<CompanyRow> = query
+                .order((companies::name.asc(), companies::kvk_number.asc()))
+                .limit(limit + 1)
+                .load(conn)?;
+            let more = rows.len() as i64 > limit;
+            let items = rows
+                .into_iter()
+                .take(limit as usize)
+                .map(|r| r.into_domain().map_err(CoreError::from))
+                .collect::<Result<Vec<_>, _>>()?;
+            let next = match (more, items.last()) {
+                (true, Some(last)) => Some(CompanyCursor {
+                    name: last.name.as_str().to_owned(),
+                    kvk_number: last.kvk_number.as_str().to_owned(),
+                }),
+                _ => None,
+            };
+            Ok(CompanyPage { items, next })
+        })
+    }
+
+    /// One company, if the register knows it.
+    pub fn company(&self, kvk: &KvkNumber) -> Result<Option<Company>, CoreError> {
+        self.read(|conn| {
+            let row: Option<CompanyRow> = companies::table
+                .find(kvk.as_str())
+                .select(CompanyRow::as_select())
+                .first(conn)
+                .optional()?;
+            Ok(row.map(CompanyRow::into_domain).transpose()?)
+        })
+    }
+}

@@ -1,0 +1,438 @@
+//! The database: one diesel code path over SQLite (the embedded default) and
+//! PostgreSQL, picked from the URL's scheme. Where the two differ (transactions,
+//! locks), the difference sits in this module, each arm small.
+
+pub(crate) mod rows;
+pub(crate) mod schema;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{BigInt, Text};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+// Referenced so that their `bundled` features apply: the binary then needs neither
+// libpq nor libsqlite3 on the machine (STACK-NOTES.md).
+use libsqlite3_sys as _;
+use pq_sys as _;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+/// A connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl fmt::Debug for AnyConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AnyConnection::Postgresql(_) => "AnyConnection::Postgresql",
+            AnyConnection::Sqlite(_) => "AnyConnection::Sqlite",
+        })
+    }
+}
+
+/// Which database to use, from `DATABASE_URL`: `sqlite://PATH` (or `sqlite:PATH`)
+/// or `postgres://…` (or `postgresql://…`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+/// Why the database could not be opened or used.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error(
+        "DATABASE_URL must start with sqlite:// (a file path follows) or postgres:// \
+         (a PostgreSQL connection URL), got {0:?}"
+    )]
+    BadUrl(String),
+    #[error("cannot create the directory {path} for the SQLite database: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        url: String,
+        source: ConnectionError,
+    },
+    #[error("cannot migrate the database at {url}: {message}")]
+    Migrate { url: String, message: String },
+    #[error("cannot build the connection pool: {0}")]
+    Pool(#[from] r2d2::PoolError),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, StorageError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .filter(|p| !p.is_empty() && !p.starts_with(':'))
+            .ok_or_else(|| StorageError::BadUrl(url.to_owned()))?;
+        Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+    }
+
+    /// The URL with any password replaced, fit for logs and error messages.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => redact_password(url),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            DatabaseUrl::Sqlite(_) => Backend::Sqlite,
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The backends the register runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// How long to wait for a new connection before calling the database unreachable.
+const CONNECT_TIMEOUT_SECS: u64 = 3;
+
+/// Opens connections for the pool, picking the backend from the URL (the derived
+/// `establish` would try each backend in turn and hide the real error).
+#[derive(Debug, Clone)]
+pub struct Connector {
+    url: DatabaseUrl,
+}
+
+impl Connector {
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self { url }
+    }
+
+    fn open(&self) -> Result<AnyConnection, ConnectionError> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => {
+                PgConnection::establish(&with_connect_timeout(url)).map(AnyConnection::Postgresql)
+            }
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                // WAL lets readers go on while one writer writes; writers wait for
+                // each other (busy_timeout) instead of failing at once.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(AnyConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+fn with_connect_timeout(url: &str) -> String {
+    if url.contains("connect_timeout=") {
+        url.to_owned()
+    } else {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}connect_timeout={CONNECT_TIMEOUT_SECS}")
+    }
+}
+
+impl ManageConnection for Connector {
+    type Connection = AnyConnection;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<AnyConnection, ConnectionError> {
+        self.open()
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectionError> {
+        conn.ping()
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// A pool of connections to the register's database.
+pub type Pool = r2d2::Pool<Connector>;
+/// One connection, borrowed from the pool.
+pub type PooledConnection = r2d2::PooledConnection<Connector>;
+
+/// How the pool behaves; the defaults suit a small server.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    /// How long a caller waits for a connection before the database counts as
+    /// unavailable.
+    pub checkout_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 16,
+            checkout_timeout: Duration::from_secs(CONNECT_TIMEOUT_SECS),
+        }
+    }
+}
+
+/// Opens the database, creating the SQLite file's directory where needed, runs the
+/// embedded migrations of its backend, and builds the pool. Fails fast with the
+/// reason when the database cannot be reached or migrated.
+pub fn open(url: &DatabaseUrl, options: &PoolOptions) -> Result<Pool, StorageError> {
+    if let DatabaseUrl::Sqlite(path) = url {
+        ensure_parent_dir(path)?;
+    }
+    let connector = Connector::new(url.clone());
+    let mut conn = connector.open().map_err(|source| StorageError::Connect {
+        url: url.redacted(),
+        source,
+    })?;
+    migrate(&mut conn).map_err(|message| StorageError::Migrate {
+        url: url.redacted(),
+        message,
+    })?;
+    drop(conn);
+    let pool = r2d2::Pool::builder()
+        .max_size(options.max_size)
+        .min_idle(Some(1))
+        .connection_timeout(options.checkout_timeout)
+        .build(connector)?;
+    Ok(pool)
+}
+
+fn ensure_parent_dir(path: &Path) -> Result<(), StorageError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => std::fs::create_dir_all(dir)
+            .map_err(|source| StorageError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            }),
+        _ => Ok(()),
+    }
+}
+
+fn migrate(conn: &mut AnyConnection) -> Result<(), String> {
+    let applied = match conn {
+        AnyConnection::Postgresql(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
+        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    }
+    .map_err(|e| e.to_string())?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrated");
+    }
+    Ok(())
+}
+
+impl AnyConnection {
+    pub fn backend(&self) -> Backend {
+        match self {
+            AnyConnection::Postgresql(_) => Backend::Postgres,
+            AnyConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// A round trip to the database.
+    pub fn ping(&mut self) -> QueryResult<()> {
+        diesel::sql_query("SELECT 1").execute(self).map(|_| ())
+    }
+
+    /// Runs `f` in a write transaction, committing on `Ok` and rolling back on
+    /// `Err`. On SQLite the transaction takes the write lock at its start
+    /// (`BEGIN IMMEDIATE`), so two writers queue instead of failing midway.
+    pub fn write_transaction<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<DieselError>,
+    {
+        match self {
+            AnyConnection::Postgresql(_) => self.transaction(f),
+            AnyConnection::Sqlite(c) => {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+                let result = f(self);
+                let AnyConnection::Sqlite(c) = self else {
+                    unreachable!("the variant does not change inside a transaction");
+                };
+                match result {
+                    Ok(value) => match AnsiTransactionManager::commit_transaction(c) {
+                        Ok(()) => Ok(value),
+                        Err(e) => {
+                            let _ = AnsiTransactionManager::rollback_transaction(c);
+                            Err(e.into())
+                        }
+                    },
+                    Err(e) => {
+                        AnsiTransactionManager::rollback_transaction(c)?;
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Serialises writers that touch the same company inside this transaction
+    /// (PostgreSQL advisory lock; SQLite already holds its one write lock).
+    pub(crate) fn lock_company(&mut self, kvk: &str) -> QueryResult<()> {
+        match self {
+            AnyConnection::Postgresql(c) => {
+                diesel::sql_query("SELECT pg_advisory_xact_lock(1, hashtext($1))")
+                    .bind::<Text, _>(kvk)
+                    .execute(c)
+                    .map(|_| ())
+            }
+            AnyConnection::Sqlite(_) => Ok(()),
+        }
+    }
+
+    /// Serialises appends to the event log until commit, so `seq` order is commit
+    /// order and no reader of the feed ever sees a lower `seq` appear later.
+    pub(crate) fn lock_event_log(&mut self) -> QueryResult<()> {
+        match self {
+            AnyConnection::Postgresql(c) => diesel::sql_query("SELECT pg_advisory_xact_lock(2, 0)")
+                .execute(c)
+                .map(|_| ()),
+            AnyConnection::Sqlite(_) => Ok(()),
+        }
+    }
+}
+
+/// Whether a database error means the database is gone rather than the query wrong.
+pub fn is_unavailable(error: &DieselError) -> bool {
+    matches!(
+        error,
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _
+        ) | DieselError::BrokenTransactionManager
+    )
+}
+
+/// Whether a write lost a race to a concurrent one and may simply be tried again:
+/// a unique key taken meanwhile, a serialisation failure, a busy SQLite file.
+pub fn is_retryable(error: &DieselError) -> bool {
+    match error {
+        DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::SerializationFailure,
+            _,
+        ) => true,
+        DieselError::DatabaseError(_, info) => info.message().contains("database is locked"),
+        _ => false,
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Counts rows of `table` (used by tests and diagnostics; `table` is a constant).
+pub fn count_rows(conn: &mut AnyConnection, table: &'static str) -> QueryResult<i64> {
+    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+        .get_result::<Count>(conn)
+        .map(|c| c.n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend_and_hide_passwords() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/registry.db").ok(),
+            Some(DatabaseUrl::Sqlite("data/registry.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:/tmp/x.db").ok(),
+            Some(DatabaseUrl::Sqlite("/tmp/x.db".into()))
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgresql://u@h/db"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        for bad in ["mysql://x", "data.db", "sqlite://", "sqlite::memory:", ""] {
+            assert!(DatabaseUrl::parse(bad).is_err(), "{bad}");
+        }
+        let url =
+            DatabaseUrl::parse("postgres://app:s3cret@db:5432/pso?sslmode=require").expect("url");
+        assert_eq!(
+            url.redacted(),
+            "postgres://app:***@db:5432/pso?sslmode=require"
+        );
+        assert!(!format!("{url:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn connect_timeout_is_added_once() {
+        assert_eq!(
+            with_connect_timeout("postgres://h/db"),
+            "postgres://h/db?connect_timeout=3"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://h/db?a=b"),
+            "postgres://h/db?a=b&connect_timeout=3"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://h/db?connect_timeout=9"),
+            "postgres://h/db?connect_timeout=9"
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! The tables, in portable diesel types (text, integers, booleans, doubles, dates,
+//! UTC timestamps) so that one schema serves SQLite and PostgreSQL.
+
+diesel::table! {
+    certification_bodies (id) {
+        id -> Text,
+        name -> Text,
+        accreditation -> Text,
+        jwks -> Nullable<Text>,
+        jwks_uri -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    companies (kvk_number) {
+        kvk_number -> Text,
+        name -> Text,
+        trade_names -> Text,
+        city -> Nullable<Text>,
+        province -> Nullable<Text>,
+        sbi_codes -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    certificates (id) {
+        id -> BigInt,
+        number -> Text,
+        scheme -> Text,
+        cb_id -> Text,
+        cb_reference -> Text,
+        fingerprint -> Text,
+        main_kvk -> Text,
+        replaces_id -> Nullable<BigInt>,
+        issued_at -> Timestamp,
+        ends_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+        expiry_recorded_for -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    periods (id) {
+        id -> BigInt,
+        certificate_id -> BigInt,
+        level -> Text,
+        pso30plus -> Bool,
+        valid_from -> Date,
+        valid_until -> Date,
+        audit_date -> Date,
+        reference_year -> Integer,
+        handbook_version -> Text,
+        score_percent -> Nullable<Double>,
+        total_fte -> Nullable<Double>,
+    }
+}
+
+diesel::table! {
+    coverage (certificate_id, kvk_number) {
+        certificate_id -> BigInt,
+        kvk_number -> Text,
+        is_main -> Bool,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        certificate_id -> Nullable<BigInt>,
+        cb_id -> Nullable<Text>,
+        kind -> Text,
+        effective_at -> Timestamp,
+        recorded_at -> Timestamp,
+        detail -> Text,
+        evidence -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    replay_guard (cb_id, jti) {
+        cb_id -> Text,
+        jti -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(certificates -> certification_bodies (cb_id));
+diesel::joinable!(periods -> certificates (certificate_id));
+diesel::joinable!(coverage -> certificates (certificate_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    certification_bodies,
+    companies,
+    certificates,
+    periods,
+    coverage,
+    events,
+    replay_guard,
+);

@@ -1,0 +1,194 @@
+//! Fresh, throwaway databases for tests: a new SQLite file, or a new database on
+//! a PostgreSQL server, removed again when dropped.
+//!
+//! PostgreSQL comes from `TEST_DATABASE_URL` (any database on the server; a new
+//! one is created beside it) or the local server at 127.0.0.1:5432, user
+//! `postgres`. When none is reachable, `postgres()` returns `None` and the test
+//! is skipped — unless `PSO_REQUIRE_POSTGRES=1` (as in CI), then it fails.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use diesel::prelude::*;
+use rand::Rng;
+
+const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const PREFIX: &str = "pso_test_";
+
+/// A database that exists for one test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// The `DATABASE_URL` to give the registry.
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    Directory(PathBuf),
+    Database { server: String, name: String },
+}
+
+fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_SERVER.to_owned())
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{base}/{name}{query}")
+}
+
+fn unique_suffix() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!(
+        "{secs}_{}_{:08x}",
+        std::process::id(),
+        rand::rng().random::<u32>()
+    )
+}
+
+/// Whether PostgreSQL tests must run (CI) rather than be skipped.
+pub fn postgres_required() -> bool {
+    std::env::var("PSO_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
+}
+
+/// Connects to the server once per process; `None` when it is unreachable.
+fn admin_connection() -> Option<PgConnection> {
+    static REACHABLE: OnceLock<bool> = OnceLock::new();
+    let url = format!(
+        "{}{}connect_timeout=3",
+        server_url(),
+        if server_url().contains('?') { "&" } else { "?" }
+    );
+    let first = REACHABLE.get().is_none();
+    let conn = if *REACHABLE.get_or_init(|| PgConnection::establish(&url).is_ok()) {
+        PgConnection::establish(&url).ok()
+    } else {
+        None
+    };
+    if conn.is_none() {
+        assert!(
+            !postgres_required(),
+            "PSO_REQUIRE_POSTGRES=1 but no PostgreSQL server answers at {}",
+            server_url()
+        );
+    } else if first {
+        drop_stale_databases(&url);
+    }
+    conn
+}
+
+/// Drops test databases left behind by runs that ended more than an hour ago
+/// (a test that panicked mid-way, a killed run).
+fn drop_stale_databases(url: &str) {
+    #[derive(QueryableByName)]
+    struct Db {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        datname: String,
+    }
+    let Ok(mut conn) = PgConnection::establish(url) else {
+        return;
+    };
+    let Ok(dbs) = diesel::sql_query(format!(
+        "SELECT datname FROM pg_database WHERE datname LIKE '{PREFIX}%'"
+    ))
+    .load::<Db>(&mut conn) else {
+        return;
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    for db in dbs {
+        let created: Option<u64> = db.datname[PREFIX.len()..]
+            .split('_')
+            .next()
+            .and_then(|s| s.parse().ok());
+        if created.is_some_and(|c| c + 3600 < now) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                db.datname
+            ))
+            .execute(&mut conn);
+        }
+    }
+}
+
+impl TestDatabase {
+    /// A new SQLite file in a new temporary directory.
+    pub fn sqlite() -> Self {
+        let dir = std::env::temp_dir().join(format!("{PREFIX}{}", unique_suffix()));
+        let path = dir.join("registry.db");
+        TestDatabase {
+            url: format!("sqlite://{}", path.display()),
+            cleanup: Cleanup::Directory(dir),
+        }
+    }
+
+    /// A new, empty database on the test PostgreSQL server, or `None` (skip) when
+    /// none is reachable and PostgreSQL is not required.
+    pub fn postgres() -> Option<Self> {
+        let mut admin = admin_connection()?;
+        let name = format!("{PREFIX}{}", unique_suffix());
+        if let Err(e) = diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut admin)
+        {
+            panic!("cannot create test database {name}: {e}");
+        }
+        Some(TestDatabase {
+            url: with_database(&server_url(), &name),
+            cleanup: Cleanup::Database {
+                server: server_url(),
+                name,
+            },
+        })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Directory(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Database { server, name } => {
+                if let Ok(mut conn) = PgConnection::establish(server) {
+                    let _ = diesel::sql_query(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    ))
+                    .execute(&mut conn);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_name_is_replaced_and_query_kept() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "t1"),
+            "postgres://u@h:5432/t1"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/x?sslmode=disable", "t1"),
+            "postgres://u@h/t1?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://u@h", "t1"), "postgres://u@h/t1");
+    }
+}
