@@ -1,1 +1,14 @@
+//! The HTTP face of the PSO register: routes, problem+json, configuration, and
+//! the start-up shared by `main` and the black-box tests.
 
+pub mod config;
+pub mod expiry;
+pub mod extract;
+pub mod metrics;
+pub mod paging;
+pub mod problem;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod views;

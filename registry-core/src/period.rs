@@ -131,18 +131,18 @@ impl Period {
                 "must not be after the year of valid_from",
             ));
         }
-        if let Some(p) = draft.score.percent {
-            if !(0.0..=100.0).contains(&p) {
-                faults.push(FieldError::new(
-                    "score_percent",
-                    "must be between 0 and 100",
-                ));
-            }
+        if let Some(p) = draft.score.percent
+            && !(0.0..=100.0).contains(&p)
+        {
+            faults.push(FieldError::new(
+                "score_percent",
+                "must be between 0 and 100",
+            ));
         }
-        if let Some(f) = draft.score.total_fte {
-            if !(f.is_finite() && f > 0.0 && f < 10_000_000.0) {
-                faults.push(FieldError::new("total_fte", "must be a positive number"));
-            }
+        if let Some(f) = draft.score.total_fte
+            && !(f.is_finite() && f > 0.0 && f < 10_000_000.0)
+        {
+            faults.push(FieldError::new("total_fte", "must be a positive number"));
         }
         if !faults.is_empty() {
             return Err(faults);

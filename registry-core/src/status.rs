@@ -240,10 +240,10 @@ pub fn company_status(certificates: &[CertificateHistory], query: &StatusQuery) 
                 certified = false;
                 break;
             }
-            if let (Some(p), Some(low)) = (period, lowest) {
-                if (p.level(), p.pso30plus()) < (low.level(), low.pso30plus()) {
-                    lowest = Some(p);
-                }
+            if let (Some(p), Some(low)) = (period, lowest)
+                && (p.level(), p.pso30plus()) < (low.level(), low.pso30plus())
+            {
+                lowest = Some(p);
             }
         }
     }

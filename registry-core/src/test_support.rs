@@ -34,6 +34,32 @@ fn server_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_SERVER.to_owned())
 }
 
+/// `url` with its host and port replaced by `address` (`host:port`), e.g. to put a
+/// proxy between a server and its database.
+pub fn with_address(url: &str, address: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let userinfo = authority
+        .rsplit_once('@')
+        .map(|(u, _)| format!("{u}@"))
+        .unwrap_or_default();
+    format!("{scheme}://{userinfo}{address}{tail}")
+}
+
+/// The `host:port` of a PostgreSQL URL (port 5432 when left out).
+pub fn address_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    Some(if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:5432")
+    })
+}
+
 /// `url` with its database name replaced by `name`.
 fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -65,7 +91,8 @@ pub fn postgres_required() -> bool {
     std::env::var("PSO_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
 }
 
-/// Connects to the server once per process; `None` when it is unreachable.
+/// Connects to the test server; `None` when it is unreachable (decided once per
+/// process, and said once, loudly).
 fn admin_connection() -> Option<PgConnection> {
     static REACHABLE: OnceLock<bool> = OnceLock::new();
     let url = format!(
@@ -73,22 +100,36 @@ fn admin_connection() -> Option<PgConnection> {
         server_url(),
         if server_url().contains('?') { "&" } else { "?" }
     );
-    let first = REACHABLE.get().is_none();
-    let conn = if *REACHABLE.get_or_init(|| PgConnection::establish(&url).is_ok()) {
-        PgConnection::establish(&url).ok()
-    } else {
-        None
-    };
-    if conn.is_none() {
+    let reachable = *REACHABLE.get_or_init(|| {
+        let reachable = PgConnection::establish(&url).is_ok();
+        if reachable {
+            drop_stale_databases(&url);
+        } else if !postgres_required() {
+            // Written past the test harness's capture, so that it is seen.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!(
+                    "\n!!! PostgreSQL SKIPPED: no server answers at {} (set TEST_DATABASE_URL); \
+                     only SQLite was tested in this binary !!!\n\n",
+                    server_url()
+                )
+                .as_bytes(),
+            );
+        }
+        reachable
+    });
+    if !reachable {
         assert!(
             !postgres_required(),
             "PSO_REQUIRE_POSTGRES=1 but no PostgreSQL server answers at {}",
             server_url()
         );
-    } else if first {
-        drop_stale_databases(&url);
+        return None;
     }
-    conn
+    match PgConnection::establish(&url) {
+        Ok(conn) => Some(conn),
+        Err(e) => panic!("the PostgreSQL test server stopped answering: {e}"),
+    }
 }
 
 /// Drops test databases left behind by runs that ended more than an hour ago
@@ -178,6 +219,23 @@ impl Drop for TestDatabase {
 #[cfg(test)]
 mod tests {
     use super::with_database;
+
+    #[test]
+    fn address_is_replaced_and_read() {
+        use super::{address_of, with_address};
+        assert_eq!(
+            with_address("postgres://u@127.0.0.1:5432/db?x=1", "127.0.0.1:7000"),
+            "postgres://u@127.0.0.1:7000/db?x=1"
+        );
+        assert_eq!(
+            address_of("postgres://u@localhost/db"),
+            Some("localhost:5432".into())
+        );
+        assert_eq!(
+            address_of("postgres://u:p@h:6543/db"),
+            Some("h:6543".into())
+        );
+    }
 
     #[test]
     fn database_name_is_replaced_and_query_kept() {

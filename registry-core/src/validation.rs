@@ -18,12 +18,6 @@ impl FieldError {
             message: message.into(),
         }
     }
-
-    /// The same error, with `prefix.` put before the field name.
-    pub fn nested(mut self, prefix: &str) -> Self {
-        self.field = format!("{prefix}.{}", self.field);
-        self
-    }
 }
 
 /// Why a value could not become a domain type; the message says what is expected.
@@ -52,17 +46,6 @@ impl Faults {
         Self::default()
     }
 
-    /// Keeps the value, or records the error against `field` and yields `None`.
-    pub fn check<T>(&mut self, field: &str, result: Result<T, InvalidValue>) -> Option<T> {
-        match result {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.0.push(e.at(field));
-                None
-            }
-        }
-    }
-
     pub fn push(&mut self, error: FieldError) {
         self.0.push(error);
     }
@@ -73,16 +56,6 @@ impl Faults {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-
-    /// `Ok(value)` when nothing was recorded, otherwise every recorded error.
-    pub fn finish<T>(self, value: impl FnOnce() -> Option<T>) -> Result<T, Vec<FieldError>> {
-        if self.0.is_empty() {
-            if let Some(v) = value() {
-                return Ok(v);
-            }
-        }
-        Err(self.0)
     }
 
     pub fn into_vec(self) -> Vec<FieldError> {

@@ -1,1 +1,169 @@
+//! The black-box harness: start the real server on a free port against a fresh
+//! database (SQLite or PostgreSQL), and talk to it over HTTP like a partner.
 
+pub mod chaos;
+
+use std::collections::HashMap;
+
+use pso_api::config::Config;
+use pso_api::startup::Application;
+use registry_core::test_support::TestDatabase;
+
+pub use registry_core::test_support;
+
+/// The backends every black-box test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server, its database, and an HTTP client.
+#[derive(Debug)]
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    pub client: reqwest::Client,
+    pub admin_token: String,
+    pub audience: String,
+    pub backend: Backend,
+    /// The database's URL, for fixtures that set data up through the core.
+    pub database_url: String,
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    _db: TestDatabase,
+}
+
+/// Runs each named `async fn(&TestApp)` against a server on SQLite and on
+/// PostgreSQL (skipped, loudly by `make test`, when no PostgreSQL is reachable;
+/// required when `PSO_REQUIRE_POSTGRES=1`).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let app = $crate::TestApp::spawn($crate::Backend::Sqlite).await.expect("sqlite is always there");
+                super::$name(&app).await;
+                app.stop().await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some(app) = $crate::TestApp::spawn($crate::Backend::Postgres).await {
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+            })*
+        }
+    };
+}
+
+fn random_token() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..48)
+        .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+        .collect()
+}
+
+impl TestApp {
+    /// A server on a fresh database of `backend`; `None` when PostgreSQL is
+    /// unreachable and not required.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let db = match backend {
+            Backend::Sqlite => TestDatabase::sqlite(),
+            Backend::Postgres => tokio::task::spawn_blocking(TestDatabase::postgres)
+                .await
+                .ok()??,
+        };
+        let url = db.url.clone();
+        Some(Self::spawn_on(db, backend, &url).await)
+    }
+
+    /// A server on `db`, reaching it through `url` (which may lead through a proxy).
+    pub async fn spawn_on(db: TestDatabase, backend: Backend, url: &str) -> TestApp {
+        let admin_token = random_token();
+        let audience = "https://register.test/pso".to_owned();
+        let vars: HashMap<&str, String> = HashMap::from([
+            ("DATABASE_URL", url.to_owned()),
+            ("BIND", "127.0.0.1:0".to_owned()),
+            ("REGISTRY_AUDIENCE", audience.clone()),
+            ("REGISTRY_ADMIN_TOKEN", admin_token.clone()),
+            ("REGISTRY_WORKERS", "2".to_owned()),
+            ("DATABASE_POOL_SIZE", "8".to_owned()),
+        ]);
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration");
+        let app = Application::build(config).await.expect("server starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        let task = tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+            admin_token,
+            audience,
+            backend,
+            database_url: db.url.clone(),
+            handle,
+            task,
+            _db: db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+}
+
+/// Reads a response's body as JSON.
+pub async fn json(response: reqwest::Response) -> serde_json::Value {
+    response.json().await.expect("JSON body")
+}
+
+/// Checks that `response` is a problem of `slug` with `status`, and returns it.
+pub async fn expect_problem(
+    response: reqwest::Response,
+    status: u16,
+    slug: &str,
+) -> serde_json::Value {
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "status of {}",
+        response.url()
+    );
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body = json(response).await;
+    assert_eq!(body["type"], format!("/problems/{slug}"), "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}

@@ -87,13 +87,15 @@ impl Registry {
             });
             event_log::append(
                 conn,
-                EventKind::CertificationBodyAccredited,
-                None,
-                Some(&command.id),
-                now,
-                now,
-                &detail,
-                Some(&Provenance::scheme_owner()),
+                event_log::NewEvent {
+                    kind: EventKind::CertificationBodyAccredited,
+                    certificate_id: None,
+                    cb: Some(&command.id),
+                    effective_at: now,
+                    recorded_at: now,
+                    detail: &detail,
+                    provenance: Some(&Provenance::scheme_owner()),
+                },
             )?;
             load(conn, &command.id)?
                 .ok_or_else(|| CoreError::CertificationBodyNotFound(command.id.clone()))
@@ -129,13 +131,15 @@ impl Registry {
                 .execute(conn)?;
             event_log::append(
                 conn,
-                EventKind::CertificationBodyChanged,
-                None,
-                Some(id),
-                now,
-                now,
-                &change,
-                Some(&Provenance::scheme_owner()),
+                event_log::NewEvent {
+                    kind: EventKind::CertificationBodyChanged,
+                    certificate_id: None,
+                    cb: Some(id),
+                    effective_at: now,
+                    recorded_at: now,
+                    detail: &change,
+                    provenance: Some(&Provenance::scheme_owner()),
+                },
             )?;
             load(conn, id)?.ok_or_else(|| CoreError::CertificationBodyNotFound(id.clone()))
         })

@@ -14,18 +14,35 @@ use crate::storage::AnyConnection;
 use crate::storage::rows::{EventRow, NewEventRow, ReplayRow, corrupt, from_db, number, to_db};
 use crate::storage::schema::{certificates, events, replay_guard};
 
+/// An event to append.
+#[derive(Debug)]
+pub(crate) struct NewEvent<'a, D: Serialize> {
+    pub kind: EventKind,
+    pub certificate_id: Option<i64>,
+    pub cb: Option<&'a CbId>,
+    pub effective_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    /// What changed; stored as JSON.
+    pub detail: &'a D,
+    /// Who asked; a signed request among it is kept verbatim as evidence.
+    pub provenance: Option<&'a Provenance>,
+}
+
 /// Appends one event and returns its `seq`. Call it last in a transaction: on
 /// PostgreSQL it takes the log's lock, held until commit.
-pub(crate) fn append(
+pub(crate) fn append<D: Serialize>(
     conn: &mut AnyConnection,
-    kind: EventKind,
-    certificate_id: Option<i64>,
-    cb: Option<&CbId>,
-    effective_at: DateTime<Utc>,
-    recorded_at: DateTime<Utc>,
-    detail: &impl Serialize,
-    provenance: Option<&Provenance>,
+    event: NewEvent<'_, D>,
 ) -> Result<i64, CoreError> {
+    let NewEvent {
+        kind,
+        certificate_id,
+        cb,
+        effective_at,
+        recorded_at,
+        detail,
+        provenance,
+    } = event;
     let detail = serde_json::to_string(detail)?;
     let evidence = provenance
         .and_then(|p| p.request.as_ref())

@@ -355,13 +355,15 @@ impl Registry {
                     .execute(conn)?;
                 event_log::append(
                     conn,
-                    EventKind::Superseded,
-                    Some(old_id),
-                    Some(&old.history.certification_body),
-                    starts,
-                    now,
-                    &serde_json::json!({ "superseded_by": n }),
-                    Some(by),
+                    event_log::NewEvent {
+                        kind: EventKind::Superseded,
+                        certificate_id: Some(old_id),
+                        cb: Some(&old.history.certification_body),
+                        effective_at: starts,
+                        recorded_at: now,
+                        detail: &serde_json::json!({ "superseded_by": n }),
+                        provenance: Some(by),
+                    },
                 )?;
             }
             let detail = PeriodDetail {
@@ -372,13 +374,15 @@ impl Registry {
             };
             event_log::append(
                 conn,
-                EventKind::Issued,
-                Some(id),
-                Some(&cb),
-                starts,
-                now,
-                &detail,
-                Some(by),
+                event_log::NewEvent {
+                    kind: EventKind::Issued,
+                    certificate_id: Some(id),
+                    cb: Some(&cb),
+                    effective_at: starts,
+                    recorded_at: now,
+                    detail: &detail,
+                    provenance: Some(by),
+                },
             )?;
             Ok(Issued::Created(Box::new(certificate_by_number(conn, &n)?)))
         })
@@ -409,16 +413,16 @@ impl Registry {
                 remember(conn, by)?;
                 return Ok(certificate);
             }
-            if let Some(last) = last {
-                if period.valid_from() <= last.valid_from() {
-                    return Err(CoreError::field(
-                        "valid_from",
-                        format!(
-                            "must be after the last period's valid_from ({})",
-                            last.valid_from()
-                        ),
-                    ));
-                }
+            if let Some(last) = last
+                && period.valid_from() <= last.valid_from()
+            {
+                return Err(CoreError::field(
+                    "valid_from",
+                    format!(
+                        "must be after the last period's valid_from ({})",
+                        last.valid_from()
+                    ),
+                ));
             }
             diesel::insert_into(periods::table)
                 .values(PeriodRow::new(row.id, &period))
@@ -435,13 +439,15 @@ impl Registry {
             };
             event_log::append(
                 conn,
-                EventKind::Renewed,
-                Some(row.id),
-                Some(&cb),
-                period.starts_at(),
-                now,
-                &detail,
-                Some(by),
+                event_log::NewEvent {
+                    kind: EventKind::Renewed,
+                    certificate_id: Some(row.id),
+                    cb: Some(&cb),
+                    effective_at: period.starts_at(),
+                    recorded_at: now,
+                    detail: &detail,
+                    provenance: Some(by),
+                },
             )?;
             certificate_by_number(conn, &command.number)
         })
@@ -501,10 +507,10 @@ impl Registry {
             let row = certificate_row(conn, &command.number)?;
             conn.lock_company(&row.main_kvk)?;
             let certificate = certificate_by_number(conn, &command.number)?;
-            if let Actor::CertificationBody(cb) = &by.actor {
-                if &certificate.history.certification_body != cb {
-                    return Err(CoreError::NotYourCertificate(command.number.clone()));
-                }
+            if let Actor::CertificationBody(cb) = &by.actor
+                && &certificate.history.certification_body != cb
+            {
+                return Err(CoreError::NotYourCertificate(command.number.clone()));
             }
             ensure_open(&certificate)?;
             check_effective_at(&certificate, effective_at)?;
@@ -545,13 +551,15 @@ impl Registry {
             let cb = certificate.history.certification_body.clone();
             event_log::append(
                 conn,
-                kind,
-                Some(row.id),
-                Some(&cb),
-                effective_at,
-                now,
-                &StandingDetail { reason },
-                Some(by),
+                event_log::NewEvent {
+                    kind,
+                    certificate_id: Some(row.id),
+                    cb: Some(&cb),
+                    effective_at,
+                    recorded_at: now,
+                    detail: &StandingDetail { reason },
+                    provenance: Some(by),
+                },
             )?;
             certificate_by_number(conn, &command.number)
         })
@@ -597,13 +605,15 @@ impl Registry {
                 let detail = serde_json::json!({ "valid_until": date_at(from_db(ends_at)) });
                 event_log::append(
                     conn,
-                    EventKind::Expired,
-                    Some(id),
-                    Some(&cb),
-                    from_db(ends_at),
-                    now,
-                    &detail,
-                    None,
+                    event_log::NewEvent {
+                        kind: EventKind::Expired,
+                        certificate_id: Some(id),
+                        cb: Some(&cb),
+                        effective_at: from_db(ends_at),
+                        recorded_at: now,
+                        detail: &detail,
+                        provenance: None,
+                    },
                 )?;
                 Ok(true)
             })?;
@@ -619,27 +629,27 @@ fn check_effective_at(
     certificate: &Certificate,
     effective_at: DateTime<Utc>,
 ) -> Result<(), CoreError> {
-    if let Some(first) = certificate.history.periods.first() {
-        if effective_at < first.starts_at() {
-            return Err(CoreError::field(
-                "effective_at",
-                format!(
-                    "must not be before the certificate's valid_from ({})",
-                    first.valid_from()
-                ),
-            ));
-        }
+    if let Some(first) = certificate.history.periods.first()
+        && effective_at < first.starts_at()
+    {
+        return Err(CoreError::field(
+            "effective_at",
+            format!(
+                "must not be before the certificate's valid_from ({})",
+                first.valid_from()
+            ),
+        ));
     }
-    if let Some(last) = certificate.history.standing_changes.last() {
-        if effective_at < last.effective_at {
-            return Err(CoreError::field(
-                "effective_at",
-                format!(
-                    "must not be before the certificate's last lifecycle event ({})",
-                    last.effective_at.to_rfc3339()
-                ),
-            ));
-        }
+    if let Some(last) = certificate.history.standing_changes.last()
+        && effective_at < last.effective_at
+    {
+        return Err(CoreError::field(
+            "effective_at",
+            format!(
+                "must not be before the certificate's last lifecycle event ({})",
+                last.effective_at.to_rfc3339()
+            ),
+        ));
     }
     Ok(())
 }

@@ -1,0 +1,193 @@
+//! The server's configuration: read from the environment once, at start-up, into a
+//! typed struct. Nothing else reads the environment.
+
+use std::fmt;
+use std::time::Duration;
+
+use registry_core::{DatabaseUrl, PoolOptions};
+
+/// The default database: an SQLite file under `./data/`, created when missing.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/registry.db";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_AUDIENCE: &str = "pso-registry";
+pub const DEFAULT_LOG_FILTER: &str = "info";
+/// An admin token shorter than this is refused at start-up.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
+
+/// The scheme owner's bearer token. Never printed: `Debug` shows `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    pub fn new(token: String) -> Result<Self, ConfigError> {
+        if token.chars().count() < MIN_ADMIN_TOKEN_CHARS {
+            return Err(ConfigError::Invalid {
+                variable: "REGISTRY_ADMIN_TOKEN",
+                reason: format!("must be at least {MIN_ADMIN_TOKEN_CHARS} characters"),
+            });
+        }
+        Ok(Self(token))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminToken(***)")
+    }
+}
+
+/// Everything the server needs to know from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL`.
+    pub database_url: DatabaseUrl,
+    /// `BIND`: the address and port to listen on.
+    pub bind: String,
+    /// `REGISTRY_AUDIENCE`: the `aud` that CBs' signed requests must carry.
+    pub audience: String,
+    /// `REGISTRY_ADMIN_TOKEN`: no admin API without it.
+    pub admin_token: Option<AdminToken>,
+    /// `DATABASE_POOL_SIZE`.
+    pub pool: PoolOptions,
+    /// `REGISTRY_EXPIRY_INTERVAL_SECS`: how often expired periods are recorded in
+    /// the event log.
+    pub expiry_interval: Duration,
+    /// `REGISTRY_WORKERS`: HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
+    /// `RUST_LOG`: which logs to write (tracing's filter syntax).
+    pub log_filter: String,
+    /// `LOG_FORMAT`: `text` (default) or `json` (one object a line).
+    pub log_json: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{variable} {reason}")]
+    Invalid {
+        variable: &'static str,
+        reason: String,
+    },
+    #[error(transparent)]
+    Database(#[from] registry_core::StorageError),
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a test's map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let database_url = DatabaseUrl::parse(
+            &get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+        )?;
+        let number = |variable: &'static str,
+                      default: u64,
+                      range: std::ops::RangeInclusive<u64>|
+         -> Result<u64, ConfigError> {
+            match get(variable) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .ok_or(ConfigError::Invalid {
+                        variable,
+                        reason: format!(
+                            "must be a whole number from {} to {}, got {v:?}",
+                            range.start(),
+                            range.end()
+                        ),
+                    }),
+            }
+        };
+        let pool = PoolOptions {
+            max_size: number("DATABASE_POOL_SIZE", 16, 1..=512)? as u32,
+            ..PoolOptions::default()
+        };
+        Ok(Self {
+            database_url,
+            bind: get("BIND").unwrap_or_else(|| DEFAULT_BIND.into()),
+            audience: get("REGISTRY_AUDIENCE").unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
+            admin_token: get("REGISTRY_ADMIN_TOKEN")
+                .map(AdminToken::new)
+                .transpose()?,
+            pool,
+            expiry_interval: Duration::from_secs(number(
+                "REGISTRY_EXPIRY_INTERVAL_SECS",
+                300,
+                1..=86_400,
+            )?),
+            workers: match get("REGISTRY_WORKERS") {
+                None => None,
+                Some(_) => Some(number("REGISTRY_WORKERS", 1, 1..=256)? as usize),
+            },
+            log_filter: get("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.into()),
+            log_json: match get("LOG_FORMAT").as_deref() {
+                None | Some("text") => false,
+                Some("json") => true,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        variable: "LOG_FORMAT",
+                        reason: format!("must be text or json, got {other:?}"),
+                    });
+                }
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_on_embedded_sqlite() {
+        let c = config(&[]).expect("defaults");
+        assert_eq!(c.database_url.redacted(), "sqlite://data/registry.db");
+        assert_eq!(c.bind, "127.0.0.1:8080");
+        assert!(c.admin_token.is_none());
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = config(&[("DATABASE_URL", "mysql://x")])
+            .expect_err("bad url")
+            .to_string();
+        assert!(e.contains("DATABASE_URL"), "{e}");
+        let e = config(&[("REGISTRY_ADMIN_TOKEN", "short")])
+            .expect_err("short token")
+            .to_string();
+        assert!(
+            e.contains("REGISTRY_ADMIN_TOKEN") && !e.contains("short\""),
+            "{e}"
+        );
+        let e = config(&[("DATABASE_POOL_SIZE", "0")])
+            .expect_err("pool")
+            .to_string();
+        assert!(e.contains("DATABASE_POOL_SIZE"), "{e}");
+    }
+
+    #[test]
+    fn the_admin_token_never_prints() {
+        let token = "x".repeat(40);
+        let c = config(&[("REGISTRY_ADMIN_TOKEN", &token)]).expect("token");
+        assert!(!format!("{c:?}").contains(&token));
+    }
+}

@@ -1,0 +1,36 @@
+//! The routes, one module per resource.
+
+pub mod companies;
+pub mod health;
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+
+use crate::problem::{Problem, ProblemType};
+
+/// Runs a blocking core call on the blocking pool, mapping its error to a problem.
+pub async fn blocking<T, F>(f: F) -> Result<T, Problem>
+where
+    F: FnOnce() -> Result<T, registry_core::CoreError> + Send + 'static,
+    T: Send + 'static,
+{
+    web::block(f).await?.map_err(Problem::from)
+}
+
+/// Unknown paths: 404 problem.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    Problem::not_found(format!("no resource at {}", req.path())).error_response()
+}
+
+/// A known path with a method it does not declare: 405 problem.
+pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    Problem::new(
+        ProblemType::MethodNotAllowed,
+        format!("{} does not accept {}", req.path(), req.method()),
+    )
+    .error_response()
+}
+
+/// A resource whose undeclared methods answer 405.
+pub fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}

@@ -1,0 +1,132 @@
+//! Builds the server from a configuration: opens the database, binds the
+//! listener, wires routes and middleware. `main` and the black-box tests start
+//! the server the same way (tests bind port 0 and get a real URL).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use registry_core::{Registry, SchemeRules, StorageError};
+
+use crate::config::Config;
+use crate::metrics::{self, Metrics};
+use crate::routes::{self, companies, health, resource};
+use crate::state::AppState;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] StorageError),
+    #[error("cannot listen on {bind}: {source}")]
+    Bind {
+        bind: String,
+        source: std::io::Error,
+    },
+    #[error("cannot set up metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error("start-up task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// A server that is bound and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    registry: Registry,
+    config: Arc<Config>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Opens (and migrates) the database and binds `config.bind`.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let (url, pool) = (config.database_url.clone(), config.pool.clone());
+        let registry =
+            tokio::task::spawn_blocking(move || Registry::open(&url, &pool, SchemeRules::pso()))
+                .await??;
+        tracing::info!(database = %config.database_url, "database ready");
+        let listener = TcpListener::bind(&config.bind).map_err(|source| StartupError::Bind {
+            bind: config.bind.clone(),
+            source,
+        })?;
+        let port = listener.local_addr().map_err(|source| StartupError::Bind {
+            bind: config.bind.clone(),
+            source,
+        })?;
+        let config = Arc::new(config);
+        let server = run(listener, registry.clone(), config.clone())?;
+        tracing::info!(address = %port, "serving");
+        Ok(Self {
+            port: port.port(),
+            server,
+            registry,
+            config,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGTERM/SIGINT or the handle), finishing requests in
+    /// flight, with the expiry job beside it.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let expiry = tokio::spawn(crate::expiry::run(
+            self.registry.clone(),
+            self.config.expiry_interval,
+        ));
+        let result = self.server.await;
+        expiry.abort();
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// Wires the HTTP server over `listener`.
+pub fn run(
+    listener: TcpListener,
+    registry: Registry,
+    config: Arc<Config>,
+) -> Result<Server, StartupError> {
+    let metrics = web::Data::new(Metrics::new()?);
+    let workers = config.workers;
+    let state = web::Data::new(AppState { registry, config });
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(metrics.clone())
+            .app_data(crate::extract::query_config())
+            .app_data(crate::extract::json_config())
+            .wrap(from_fn(metrics::observe))
+            .service(resource("/healthz").route(web::get().to(health::healthz)))
+            .service(resource("/readyz").route(web::get().to(health::readyz)))
+            .service(resource("/metrics").route(web::get().to(health::metrics)))
+            .service(resource("/v1/companies").route(web::get().to(companies::list)))
+            .default_service(web::to(routes::not_found))
+    })
+    .shutdown_timeout(10)
+    .listen(listener)
+    .map_err(|source| StartupError::Bind {
+        bind: "listener".into(),
+        source,
+    })?;
+    if let Some(n) = workers {
+        server = server.workers(n);
+    }
+    Ok(server.run())
+}
