@@ -1,5 +1,5 @@
 //! The background job that records `expired` events in the feed when a period
-//! ends without renewal. Status answers never wait for it: they are computed
+//! ends without renewal, and forgets request ids that can no longer be replayed. Status answers never wait for it: they are computed
 //! from the periods as of the asked instant (API.md, "Lifecycle").
 
 use std::time::Duration;
@@ -22,6 +22,7 @@ pub async fn run(registry: Registry, interval: Duration) {
                 let n = registry.record_expiries(registry_core::time::now(), BATCH)?;
                 total += n;
                 if (n as i64) < BATCH {
+                    registry.forget_expired_request_ids(registry_core::time::now())?;
                     return Ok::<_, registry_core::CoreError>(total);
                 }
             }

@@ -1,13 +1,17 @@
 //! The HTTP face of the PSO register: routes, problem+json, configuration, and
 //! the start-up shared by `main` and the black-box tests.
 
+pub mod cb_tool;
 pub mod config;
 pub mod expiry;
 pub mod extract;
+pub mod keys;
 pub mod metrics;
 pub mod paging;
+pub mod payload;
 pub mod problem;
 pub mod routes;
+pub mod signed_request;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

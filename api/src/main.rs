@@ -1,8 +1,10 @@
 //! `pso-registry`: the PSO register's server and tools.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use pso_api::cb_tool;
 use pso_api::config::Config;
 use pso_api::startup::Application;
 use pso_api::telemetry;
@@ -23,12 +25,117 @@ enum Command {
     /// Serve the register over HTTP (the default). Configured by environment
     /// variables: DATABASE_URL, BIND, REGISTRY_AUDIENCE, REGISTRY_ADMIN_TOKEN, RUST_LOG.
     Serve,
+    /// Tools for certification bodies.
+    #[command(subcommand)]
+    Cb(CbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CbCommand {
+    /// Make an Ed25519 key pair: the private key (PKCS#8 PEM) goes to --key-out,
+    /// the public JWK (with its kid) to standard output.
+    Keygen {
+        /// Where to write the private key; an existing file is not overwritten.
+        #[arg(long)]
+        key_out: PathBuf,
+    },
+    /// Sign a request: prints a compact JWS to send as application/jose.
+    Sign {
+        /// The private key PEM (Ed25519 or P-256).
+        #[arg(long)]
+        key: PathBuf,
+        /// Your certification body's id, as registered.
+        #[arg(long)]
+        iss: String,
+        /// The register's audience (its REGISTRY_AUDIENCE).
+        #[arg(long)]
+        aud: String,
+        /// issue, renew, suspend, reinstate or revoke.
+        #[arg(long, value_parser = ["issue", "renew", "suspend", "reinstate", "revoke"])]
+        act: String,
+        /// The certificate number (every act but issue).
+        #[arg(long)]
+        sub: Option<String>,
+        /// Seconds the request stays valid (at most 600).
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(i64).range(1..=600))]
+        ttl: i64,
+        /// A JSON file with the act's payload: {"certificate": …}, {"period": …},
+        /// or {"reason": …, "effective_at": …}.
+        payload: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(),
+        Command::Cb(CbCommand::Keygen { key_out }) => keygen(&key_out),
+        Command::Cb(CbCommand::Sign {
+            key,
+            iss,
+            aud,
+            act,
+            sub,
+            ttl,
+            payload,
+        }) => {
+            let envelope = cb_tool::Envelope {
+                iss,
+                aud,
+                act,
+                sub,
+                ttl,
+            };
+            sign(&key, &envelope, &payload)
+        }
+    }
+}
+
+fn keygen(key_out: &Path) -> ExitCode {
+    let (pem, jwk) = match cb_tool::keygen() {
+        Ok(pair) => pair,
+        Err(e) => return fail(&e),
+    };
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode_private()
+        .open(key_out)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, pem.as_bytes()));
+    if let Err(e) = written {
+        return fail(&format!("cannot write {}: {e}", key_out.display()));
+    }
+    println!("{jwk:#}");
+    ExitCode::SUCCESS
+}
+
+fn sign(key: &Path, envelope: &cb_tool::Envelope, payload: &Path) -> ExitCode {
+    let result = std::fs::read_to_string(key)
+        .map_err(|e| format!("cannot read {}: {e}", key.display()))
+        .and_then(|pem| {
+            let text = std::fs::read_to_string(payload)
+                .map_err(|e| format!("cannot read {}: {e}", payload.display()))?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not JSON: {e}", payload.display()))?;
+            cb_tool::sign(&pem, envelope, &value)
+        });
+    match result {
+        Ok(jws) => {
+            println!("{jws}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+/// Opens private key files readable by their owner only.
+trait PrivateMode {
+    fn mode_private(&mut self) -> &mut Self;
+}
+
+impl PrivateMode for std::fs::OpenOptions {
+    fn mode_private(&mut self) -> &mut Self {
+        std::os::unix::fs::OpenOptionsExt::mode(self, 0o600)
     }
 }
 

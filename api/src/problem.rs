@@ -17,61 +17,192 @@ pub enum ProblemType {
     ValidationFailed,
     PayloadTooLarge,
     UnsupportedMediaType,
+    Unauthorized,
+    InvalidToken,
+    UnsupportedAlgorithm,
+    KeyAlgorithmMismatch,
+    UnknownIssuer,
+    UnknownKey,
+    InvalidSignature,
+    WrongAudience,
+    TokenExpired,
+    TokenNotYetValid,
+    TokenLifetimeTooLong,
+    Replay,
+    ActMismatch,
+    SubMismatch,
+    NotYourCertificate,
+    CbNotAccredited,
+    Conflict,
+    CertificateInForce,
+    CertificateRevoked,
+    CertificateSuperseded,
+    InvalidTransition,
+    CertificationBodyExists,
+    KeySetUnavailable,
     ServiceUnavailable,
     Internal,
 }
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 8] = [
+    pub const ALL: [ProblemType; 31] = [
         ProblemType::NotFound,
         ProblemType::MethodNotAllowed,
         ProblemType::InvalidParameter,
         ProblemType::ValidationFailed,
         ProblemType::PayloadTooLarge,
         ProblemType::UnsupportedMediaType,
+        ProblemType::Unauthorized,
+        ProblemType::InvalidToken,
+        ProblemType::UnsupportedAlgorithm,
+        ProblemType::KeyAlgorithmMismatch,
+        ProblemType::UnknownIssuer,
+        ProblemType::UnknownKey,
+        ProblemType::InvalidSignature,
+        ProblemType::WrongAudience,
+        ProblemType::TokenExpired,
+        ProblemType::TokenNotYetValid,
+        ProblemType::TokenLifetimeTooLong,
+        ProblemType::Replay,
+        ProblemType::ActMismatch,
+        ProblemType::SubMismatch,
+        ProblemType::NotYourCertificate,
+        ProblemType::CbNotAccredited,
+        ProblemType::Conflict,
+        ProblemType::CertificateInForce,
+        ProblemType::CertificateRevoked,
+        ProblemType::CertificateSuperseded,
+        ProblemType::InvalidTransition,
+        ProblemType::CertificationBodyExists,
+        ProblemType::KeySetUnavailable,
         ProblemType::ServiceUnavailable,
         ProblemType::Internal,
     ];
 
     /// Slug, title and status: the catalogue in one table.
     fn entry(self) -> (&'static str, &'static str, StatusCode) {
+        use ProblemType as P;
+        use StatusCode as S;
         match self {
-            ProblemType::NotFound => ("not-found", "Not found", StatusCode::NOT_FOUND),
-            ProblemType::MethodNotAllowed => (
+            P::NotFound => ("not-found", "Not found", S::NOT_FOUND),
+            P::MethodNotAllowed => (
                 "method-not-allowed",
                 "Method not allowed",
-                StatusCode::METHOD_NOT_ALLOWED,
+                S::METHOD_NOT_ALLOWED,
             ),
-            ProblemType::InvalidParameter => (
-                "invalid-parameter",
-                "Invalid parameter",
-                StatusCode::BAD_REQUEST,
-            ),
-            ProblemType::ValidationFailed => (
+            P::InvalidParameter => ("invalid-parameter", "Invalid parameter", S::BAD_REQUEST),
+            P::ValidationFailed => (
                 "validation-failed",
                 "Validation failed",
-                StatusCode::UNPROCESSABLE_ENTITY,
+                S::UNPROCESSABLE_ENTITY,
             ),
-            ProblemType::PayloadTooLarge => (
+            P::PayloadTooLarge => (
                 "payload-too-large",
                 "Payload too large",
-                StatusCode::PAYLOAD_TOO_LARGE,
+                S::PAYLOAD_TOO_LARGE,
             ),
-            ProblemType::UnsupportedMediaType => (
+            P::UnsupportedMediaType => (
                 "unsupported-media-type",
                 "Unsupported media type",
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                S::UNSUPPORTED_MEDIA_TYPE,
             ),
-            ProblemType::ServiceUnavailable => (
+            P::Unauthorized => (
+                "unauthorized",
+                "Missing or wrong bearer token",
+                S::UNAUTHORIZED,
+            ),
+            P::InvalidToken => (
+                "invalid-token",
+                "Not a well-formed signed request",
+                S::UNAUTHORIZED,
+            ),
+            P::UnsupportedAlgorithm => (
+                "unsupported-algorithm",
+                "Signature algorithm not accepted",
+                S::UNAUTHORIZED,
+            ),
+            P::KeyAlgorithmMismatch => (
+                "key-algorithm-mismatch",
+                "Algorithm does not match the key",
+                S::UNAUTHORIZED,
+            ),
+            P::UnknownIssuer => (
+                "unknown-issuer",
+                "Unknown certification body",
+                S::UNAUTHORIZED,
+            ),
+            P::UnknownKey => ("unknown-key", "Unknown signing key", S::UNAUTHORIZED),
+            P::InvalidSignature => ("invalid-signature", "Invalid signature", S::UNAUTHORIZED),
+            P::WrongAudience => (
+                "wrong-audience",
+                "Signed for another audience",
+                S::UNAUTHORIZED,
+            ),
+            P::TokenExpired => ("token-expired", "Signed request expired", S::UNAUTHORIZED),
+            P::TokenNotYetValid => (
+                "token-not-yet-valid",
+                "Signed request issued in the future",
+                S::UNAUTHORIZED,
+            ),
+            P::TokenLifetimeTooLong => (
+                "token-lifetime-too-long",
+                "Signed request valid for too long",
+                S::UNAUTHORIZED,
+            ),
+            P::Replay => ("replay", "Request id already used", S::UNAUTHORIZED),
+            P::ActMismatch => (
+                "act-mismatch",
+                "Signed act does not match the path",
+                S::FORBIDDEN,
+            ),
+            P::SubMismatch => (
+                "sub-mismatch",
+                "Signed certificate does not match the path",
+                S::FORBIDDEN,
+            ),
+            P::NotYourCertificate => (
+                "not-your-certificate",
+                "Certificate of another certification body",
+                S::FORBIDDEN,
+            ),
+            P::CbNotAccredited => (
+                "cb-not-accredited",
+                "Certification body not accredited",
+                S::FORBIDDEN,
+            ),
+            P::Conflict => ("conflict", "Conflicts with an earlier request", S::CONFLICT),
+            P::CertificateInForce => (
+                "certificate-in-force",
+                "Another certificate is in force",
+                S::CONFLICT,
+            ),
+            P::CertificateRevoked => ("certificate-revoked", "Certificate revoked", S::CONFLICT),
+            P::CertificateSuperseded => (
+                "certificate-superseded",
+                "Certificate superseded",
+                S::CONFLICT,
+            ),
+            P::InvalidTransition => (
+                "invalid-transition",
+                "Not possible in the certificate's state",
+                S::CONFLICT,
+            ),
+            P::CertificationBodyExists => (
+                "certification-body-exists",
+                "Certification body exists",
+                S::CONFLICT,
+            ),
+            P::KeySetUnavailable => (
+                "key-set-unavailable",
+                "Key set cannot be fetched",
+                S::SERVICE_UNAVAILABLE,
+            ),
+            P::ServiceUnavailable => (
                 "service-unavailable",
                 "Service unavailable",
-                StatusCode::SERVICE_UNAVAILABLE,
+                S::SERVICE_UNAVAILABLE,
             ),
-            ProblemType::Internal => (
-                "internal",
-                "Internal error",
-                StatusCode::INTERNAL_SERVER_ERROR,
-            ),
+            P::Internal => ("internal", "Internal error", S::INTERNAL_SERVER_ERROR),
         }
     }
 
@@ -182,7 +313,18 @@ impl ResponseError for Problem {
             HeaderValue::from_static("application/problem+json"),
         ));
         response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
-        if self.kind == ProblemType::ServiceUnavailable {
+        if self.kind.status() == StatusCode::UNAUTHORIZED {
+            let challenge = if self.kind == ProblemType::Unauthorized {
+                "Bearer"
+            } else {
+                "Signature"
+            };
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            ));
+        }
+        if self.kind.status() == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
         }
         response.body(serde_json::to_string(&body).unwrap_or_default())
@@ -193,18 +335,33 @@ impl ResponseError for Problem {
 /// here and never shown.
 impl From<CoreError> for Problem {
     fn from(e: CoreError) -> Self {
+        use ProblemType as P;
+        let detail = e.to_string();
         match e {
             CoreError::Validation(errors) => Problem::validation(errors),
-            CoreError::CertificateNotFound(n) => Problem::not_found(format!("no certificate {n}")),
-            CoreError::CertificationBodyNotFound(id) => {
-                Problem::not_found(format!("no certification body {id}"))
+            CoreError::CertificateNotFound(_) | CoreError::CertificationBodyNotFound(_) => {
+                Problem::new(P::NotFound, detail)
             }
+            CoreError::CertificationBodyExists(_) => {
+                Problem::new(P::CertificationBodyExists, detail)
+            }
+            CoreError::NotAccredited { .. } => Problem::new(P::CbNotAccredited, detail),
+            CoreError::NotYourCertificate(_) => Problem::new(P::NotYourCertificate, detail),
+            CoreError::Replay => Problem::new(
+                P::Replay,
+                "this jti was used before by this certification body",
+            ),
+            CoreError::IdempotencyConflict { .. } => Problem::new(P::Conflict, detail),
+            CoreError::CertificateInForce { .. } => Problem::new(P::CertificateInForce, detail),
+            CoreError::CertificateRevoked(_) => Problem::new(P::CertificateRevoked, detail),
+            CoreError::CertificateSuperseded(_) => Problem::new(P::CertificateSuperseded, detail),
+            CoreError::InvalidTransition(_) => Problem::new(P::InvalidTransition, detail),
             CoreError::Unavailable(reason) | CoreError::Contention(reason) => {
                 tracing::warn!(%reason, "database unavailable");
                 Problem::unavailable()
             }
-            other => {
-                tracing::error!(error = %other, "unhandled core error");
+            CoreError::Storage(reason) => {
+                tracing::error!(%reason, "storage fault");
                 Problem::internal()
             }
         }

@@ -12,7 +12,9 @@ use registry_core::{Registry, SchemeRules, StorageError};
 
 use crate::config::Config;
 use crate::metrics::{self, Metrics};
-use crate::routes::{self, companies, health, resource};
+use crate::routes::{
+    self, admin, certificates, certification_bodies, companies, events, health, resource,
+};
 use crate::state::AppState;
 
 /// Why the server could not start.
@@ -27,6 +29,8 @@ pub enum StartupError {
     },
     #[error("cannot set up metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("cannot set up the HTTP client for key sets: {0}")]
+    Http(#[from] reqwest::Error),
     #[error("start-up task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -105,7 +109,12 @@ pub fn run(
 ) -> Result<Server, StartupError> {
     let metrics = web::Data::new(Metrics::new()?);
     let workers = config.workers;
-    let state = web::Data::new(AppState { registry, config });
+    let keys = Arc::new(crate::keys::KeyStore::new()?);
+    let state = web::Data::new(AppState {
+        registry,
+        config,
+        keys,
+    });
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -117,6 +126,48 @@ pub fn run(
             .service(resource("/readyz").route(web::get().to(health::readyz)))
             .service(resource("/metrics").route(web::get().to(health::metrics)))
             .service(resource("/v1/companies").route(web::get().to(companies::list)))
+            .service(resource("/v1/certificates").route(web::post().to(certificates::issue)))
+            .service(resource("/v1/certificates/{number}").route(web::get().to(certificates::get)))
+            .service(
+                resource("/v1/certificates/{number}/events")
+                    .route(web::get().to(certificates::events)),
+            )
+            .service(
+                resource("/v1/certificates/{number}/renewals")
+                    .route(web::post().to(certificates::renew)),
+            )
+            .service(
+                resource("/v1/certificates/{number}/suspension")
+                    .route(web::post().to(certificates::suspend)),
+            )
+            .service(
+                resource("/v1/certificates/{number}/reinstatement")
+                    .route(web::post().to(certificates::reinstate)),
+            )
+            .service(
+                resource("/v1/certificates/{number}/revocation")
+                    .route(web::post().to(certificates::revoke)),
+            )
+            .service(
+                resource("/v1/certification-bodies")
+                    .route(web::get().to(certification_bodies::list)),
+            )
+            .service(
+                resource("/v1/certification-bodies/{id}")
+                    .route(web::get().to(certification_bodies::get)),
+            )
+            .service(resource("/v1/events").route(web::get().to(events::feed)))
+            .service(
+                resource("/v1/admin/certification-bodies").route(web::post().to(admin::accredit)),
+            )
+            .service(
+                resource("/v1/admin/certification-bodies/{id}")
+                    .route(web::patch().to(admin::change)),
+            )
+            .service(
+                resource("/v1/admin/certificates/{number}/revocation")
+                    .route(web::post().to(admin::revoke)),
+            )
             .default_service(web::to(routes::not_found))
     })
     .shutdown_timeout(10)

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use registry_core::Registry;
 
 use crate::config::Config;
+use crate::keys::KeyStore;
 
-/// The registry and the configuration, shared by all workers.
+/// The registry, the configuration and the CBs' key sets, shared by all workers.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub registry: Registry,
     pub config: Arc<Config>,
+    pub keys: Arc<KeyStore>,
 }

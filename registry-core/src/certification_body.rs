@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::validation::InvalidValue;
@@ -81,13 +82,58 @@ impl Accreditation {
     }
 }
 
-/// A CB's public keys: an inline JWKS (kept verbatim as JSON) or the address where
-/// the CB publishes it. The core stores them; the api verifies signatures with them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One public key: a JWK (a JSON object, kept as text) and its `kid`. The core
+/// stores keys without interpreting them; the api checks them and verifies
+/// signatures with them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublicKey {
+    pub kid: String,
+    pub jwk: String,
+}
+
+impl PublicKey {
+    /// Longest `kid` accepted.
+    pub const MAX_KID_LEN: usize = 200;
+
+    pub fn new(kid: &str, jwk: String) -> Result<Self, InvalidValue> {
+        if kid.is_empty()
+            || kid.len() > Self::MAX_KID_LEN
+            || !kid.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(InvalidValue::new(
+                "kid must be 1 to 200 printable ASCII characters",
+            ));
+        }
+        Ok(Self {
+            kid: kid.to_owned(),
+            jwk,
+        })
+    }
+}
+
+/// Where a CB's keys come from: registered inline by the scheme owner, or
+/// published by the CB at a URL that the register fetches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeySource {
-    Jwks(String),
-    JwksUri(String),
+    Inline(Vec<PublicKey>),
+    Uri(String),
+}
+
+/// A key as the register keeps it: current, or retired (kept so that evidence
+/// signed with it stays verifiable).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyRecord {
+    pub kid: String,
+    pub jwk: String,
+    pub first_seen: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+impl KeyRecord {
+    pub fn is_current(&self) -> bool {
+        self.retired_at.is_none()
+    }
 }
 
 /// A certification body as registered by the scheme owner.
@@ -96,9 +142,19 @@ pub struct CertificationBody {
     pub id: CbId,
     pub name: String,
     pub accreditation: Accreditation,
-    pub keys: KeySource,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Where it publishes its key set, when it does.
+    pub jwks_uri: Option<String>,
+    /// Every key it ever had, current and retired, oldest first.
+    pub keys: Vec<KeyRecord>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl CertificationBody {
+    /// A current key by `kid`; a retired key verifies no new request.
+    pub fn current_key(&self, kid: &str) -> Option<&KeyRecord> {
+        self.keys.iter().find(|k| k.kid == kid && k.is_current())
+    }
 }
 
 #[cfg(test)]

@@ -25,10 +25,12 @@ pub enum EventKind {
     CertificationBodyAccredited,
     /// The scheme owner changed a certification body's name, keys or accreditation.
     CertificationBodyChanged,
+    /// The key set a CB publishes at its `jwks_uri` changed (rotation).
+    CertificationBodyKeysChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::Issued,
         EventKind::Renewed,
         EventKind::Suspended,
@@ -38,6 +40,7 @@ impl EventKind {
         EventKind::Expired,
         EventKind::CertificationBodyAccredited,
         EventKind::CertificationBodyChanged,
+        EventKind::CertificationBodyKeysChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +54,7 @@ impl EventKind {
             EventKind::Expired => "expired",
             EventKind::CertificationBodyAccredited => "certification_body_accredited",
             EventKind::CertificationBodyChanged => "certification_body_changed",
+            EventKind::CertificationBodyKeysChanged => "certification_body_keys_changed",
         }
     }
 

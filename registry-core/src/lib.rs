@@ -23,7 +23,9 @@ pub mod test_support;
 pub use certificate::{
     CbReference, CertificateHistory, CertificateNumber, CertificateStatus, Standing, StandingChange,
 };
-pub use certification_body::{Accreditation, CbId, CertificationBody, KeySource};
+pub use certification_body::{
+    Accreditation, CbId, CertificationBody, KeyRecord, KeySource, PublicKey,
+};
 pub use company::{Holder, KvkNumber, Name, Province, SbiCode, Subsidiary};
 pub use error::CoreError;
 pub use event::{Actor, Event, EventKind, Provenance, RequestId, SignedRequest};
@@ -31,7 +33,7 @@ pub use level::Level;
 pub use period::{HandbookVersion, Period, PeriodDraft, Score};
 pub use registry::{
     Accredit, Certificate, CertificationBodyChange, ChangeStanding, CompanyCursor, CompanyPage,
-    Covered, IssueCertificate, Issued, PoolState, Registry, RenewCertificate,
+    Covered, IssueCertificate, Issued, KeyChanges, PoolState, Registry, RenewCertificate,
 };
 pub use scheme::{Scheme, SchemeRules};
 pub use status::{CompanyStatus, IntervalEnd, StatusAnswer, StatusQuery};

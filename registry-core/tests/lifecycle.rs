@@ -58,7 +58,7 @@ impl Fixture {
                 .accredit(Accredit {
                     id: cb_id(cb),
                     name: cb.to_uppercase(),
-                    keys: KeySource::Jwks(r#"{"keys":[]}"#.into()),
+                    keys: KeySource::Inline(vec![]),
                 })
                 .expect("accredit");
         }

@@ -1,6 +1,10 @@
 //! The routes, one module per resource.
 
+pub mod admin;
+pub mod certificates;
+pub mod certification_bodies;
 pub mod companies;
+pub mod events;
 pub mod health;
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};

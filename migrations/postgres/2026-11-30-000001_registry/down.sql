@@ -6,4 +6,5 @@ DROP TABLE coverage;
 DROP TABLE periods;
 DROP TABLE certificates;
 DROP TABLE companies;
+DROP TABLE cb_keys;
 DROP TABLE certification_bodies;

@@ -5,11 +5,22 @@ CREATE TABLE certification_bodies (
     id            TEXT PRIMARY KEY,
     name          TEXT NOT NULL,
     accreditation TEXT NOT NULL CHECK (accreditation IN ('active', 'suspended', 'withdrawn')),
-    jwks          TEXT,
+    -- Where the CB publishes its key set; NULL when the scheme owner registers
+    -- its keys inline.
     jwks_uri      TEXT,
     created_at    TIMESTAMP NOT NULL,
-    updated_at    TIMESTAMP NOT NULL,
-    CHECK ((jwks IS NULL) <> (jwks_uri IS NULL))
+    updated_at    TIMESTAMP NOT NULL
+);
+
+-- Every public key a CB ever had, current or retired: retired keys stay so that
+-- evidence signed with them remains verifiable.
+CREATE TABLE cb_keys (
+    cb_id      TEXT NOT NULL REFERENCES certification_bodies (id),
+    kid        TEXT NOT NULL,
+    jwk        TEXT NOT NULL,
+    first_seen TIMESTAMP NOT NULL,
+    retired_at TIMESTAMP,
+    PRIMARY KEY (cb_id, kid)
 );
 
 CREATE TABLE companies (

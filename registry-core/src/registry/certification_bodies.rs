@@ -1,17 +1,21 @@
-//! The scheme owner's side: accrediting certification bodies and changing them.
+//! The scheme owner's side: accrediting certification bodies, changing them, and
+//! keeping every key they ever had (retired keys stay, so that evidence signed
+//! with them remains verifiable).
 
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
 use super::Registry;
-use super::event_log;
-use crate::certification_body::{Accreditation, CbId, CertificationBody, KeySource};
+use super::event_log::{self, NewEvent};
+use crate::certification_body::{Accreditation, CbId, CertificationBody, KeySource, PublicKey};
 use crate::error::CoreError;
 use crate::event::{EventKind, Provenance};
 use crate::storage::AnyConnection;
-use crate::storage::rows::{CbRow, to_db};
-use crate::storage::schema::certification_bodies;
+use crate::storage::rows::{CbRow, KeyRow, to_db};
+use crate::storage::schema::{cb_keys, certification_bodies};
 use crate::time;
+use crate::validation::FieldError;
 
 /// Accredit a new certification body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,10 +33,16 @@ pub struct CertificationBodyChange {
     pub accreditation: Option<Accreditation>,
 }
 
-fn key_columns(keys: &KeySource) -> (Option<String>, Option<String>) {
-    match keys {
-        KeySource::Jwks(jwks) => (Some(jwks.clone()), None),
-        KeySource::JwksUri(uri) => (None, Some(uri.clone())),
+/// Which keys a sync added and retired.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct KeyChanges {
+    pub added: Vec<String>,
+    pub retired: Vec<String>,
+}
+
+impl KeyChanges {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.retired.is_empty()
     }
 }
 
@@ -42,7 +52,17 @@ fn load(conn: &mut AnyConnection, id: &CbId) -> Result<Option<CertificationBody>
         .select(CbRow::as_select())
         .first(conn)
         .optional()?;
-    Ok(row.map(CbRow::into_domain).transpose()?)
+    let Some(row) = row else { return Ok(None) };
+    let keys: Vec<KeyRow> = cb_keys::table
+        .filter(cb_keys::cb_id.eq(id.as_str()))
+        .order((cb_keys::first_seen.asc(), cb_keys::kid.asc()))
+        .select(KeyRow::as_select())
+        .load(conn)?;
+    Ok(Some(row.into_domain(keys)?))
+}
+
+fn load_existing(conn: &mut AnyConnection, id: &CbId) -> Result<CertificationBody, CoreError> {
+    load(conn, id)?.ok_or_else(|| CoreError::CertificationBodyNotFound(id.clone()))
 }
 
 /// The CB behind a write, which must exist and be accredited `active`.
@@ -50,7 +70,7 @@ pub(crate) fn active_body(
     conn: &mut AnyConnection,
     id: &CbId,
 ) -> Result<CertificationBody, CoreError> {
-    let body = load(conn, id)?.ok_or_else(|| CoreError::CertificationBodyNotFound(id.clone()))?;
+    let body = load_existing(conn, id)?;
     if body.accreditation != Accreditation::Active {
         return Err(CoreError::NotAccredited {
             id: id.clone(),
@@ -60,34 +80,125 @@ pub(crate) fn active_body(
     Ok(body)
 }
 
+fn same_jwk(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Makes `keys` the CB's current keys: new ones are added, missing ones retired,
+/// a retired one that reappears is current again. A `kid` never changes its key.
+fn sync_keys(
+    conn: &mut AnyConnection,
+    body: &CertificationBody,
+    keys: &[PublicKey],
+    now: DateTime<Utc>,
+) -> Result<KeyChanges, CoreError> {
+    let mut changes = KeyChanges::default();
+    let mut faults = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        if keys[..i].iter().any(|k| k.kid == key.kid) {
+            faults.push(FieldError::new(
+                format!("jwks.keys[{i}].kid"),
+                "is used by another key in the set",
+            ));
+            continue;
+        }
+        match body.keys.iter().find(|k| k.kid == key.kid) {
+            Some(known) if !same_jwk(&known.jwk, &key.jwk) => faults.push(FieldError::new(
+                format!("jwks.keys[{i}].kid"),
+                "already names another key of this certification body; a kid is never reused",
+            )),
+            Some(known) if known.is_current() => {}
+            Some(_) => {
+                diesel::update(cb_keys::table.find((body.id.as_str(), key.kid.as_str())))
+                    .set(cb_keys::retired_at.eq(None::<chrono::NaiveDateTime>))
+                    .execute(conn)?;
+                changes.added.push(key.kid.clone());
+            }
+            None => {
+                diesel::insert_into(cb_keys::table)
+                    .values(KeyRow {
+                        cb_id: body.id.as_str().to_owned(),
+                        kid: key.kid.clone(),
+                        jwk: key.jwk.clone(),
+                        first_seen: to_db(now),
+                        retired_at: None,
+                    })
+                    .execute(conn)?;
+                changes.added.push(key.kid.clone());
+            }
+        }
+    }
+    if !faults.is_empty() {
+        return Err(CoreError::Validation(faults));
+    }
+    for known in body.keys.iter().filter(|k| k.is_current()) {
+        if !keys.iter().any(|k| k.kid == known.kid) {
+            diesel::update(cb_keys::table.find((body.id.as_str(), known.kid.as_str())))
+                .set(cb_keys::retired_at.eq(Some(to_db(now))))
+                .execute(conn)?;
+            changes.retired.push(known.kid.clone());
+        }
+    }
+    Ok(changes)
+}
+
+/// What an admin event records about a change (keys by kid, never key material
+/// beyond what is public anyway).
+#[derive(Debug, Serialize)]
+struct AdminDetail<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    accreditation: Option<Accreditation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<&'a str>,
+    #[serde(skip_serializing_if = "KeyChanges::is_empty")]
+    keys: KeyChanges,
+}
+
 impl Registry {
-    /// Accredits a certification body (`active`), recording the event.
+    /// Accredits a certification body (`active`), recording the event. For a
+    /// `jwks_uri`, the keys come with the first fetch ([`Registry::sync_published_keys`]).
     pub fn accredit(&self, command: Accredit) -> Result<CertificationBody, CoreError> {
         let now = time::now();
         self.write(|conn| {
             if load(conn, &command.id)?.is_some() {
                 return Err(CoreError::CertificationBodyExists(command.id.clone()));
             }
-            let (jwks, jwks_uri) = key_columns(&command.keys);
+            let jwks_uri = match &command.keys {
+                KeySource::Uri(uri) => Some(uri.clone()),
+                KeySource::Inline(_) => None,
+            };
             diesel::insert_into(certification_bodies::table)
                 .values(CbRow {
                     id: command.id.as_str().to_owned(),
                     name: command.name.clone(),
                     accreditation: Accreditation::Active.as_str().to_owned(),
-                    jwks,
-                    jwks_uri,
+                    jwks_uri: jwks_uri.clone(),
                     created_at: to_db(now),
                     updated_at: to_db(now),
                 })
                 .execute(conn)?;
-            let detail = serde_json::json!({
-                "name": command.name,
-                "accreditation": Accreditation::Active,
-                "keys": command.keys,
-            });
+            let body = load_existing(conn, &command.id)?;
+            let keys = match &command.keys {
+                KeySource::Inline(keys) => sync_keys(conn, &body, keys, now)?,
+                KeySource::Uri(_) => KeyChanges::default(),
+            };
+            let detail = AdminDetail {
+                name: Some(&command.name),
+                accreditation: Some(Accreditation::Active),
+                jwks_uri: jwks_uri.as_deref(),
+                keys,
+            };
             event_log::append(
                 conn,
-                event_log::NewEvent {
+                NewEvent {
                     kind: EventKind::CertificationBodyAccredited,
                     certificate_id: None,
                     cb: Some(&command.id),
@@ -97,8 +208,7 @@ impl Registry {
                     provenance: Some(&Provenance::scheme_owner()),
                 },
             )?;
-            load(conn, &command.id)?
-                .ok_or_else(|| CoreError::CertificationBodyNotFound(command.id.clone()))
+            load_existing(conn, &command.id)
         })
     }
 
@@ -111,55 +221,102 @@ impl Registry {
     ) -> Result<CertificationBody, CoreError> {
         let now = time::now();
         self.write(|conn| {
-            let before =
-                load(conn, id)?.ok_or_else(|| CoreError::CertificationBodyNotFound(id.clone()))?;
-            let name = change.name.clone().unwrap_or_else(|| before.name.clone());
-            let keys = change.keys.clone().unwrap_or_else(|| before.keys.clone());
-            let accreditation = change.accreditation.unwrap_or(before.accreditation);
-            if name == before.name && keys == before.keys && accreditation == before.accreditation {
+            let before = load_existing(conn, id)?;
+            let name = change.name.clone().filter(|n| *n != before.name);
+            let accreditation = change.accreditation.filter(|a| *a != before.accreditation);
+            let (jwks_uri, keys) = match &change.keys {
+                None => (before.jwks_uri.clone(), KeyChanges::default()),
+                Some(KeySource::Uri(uri)) => (Some(uri.clone()), KeyChanges::default()),
+                Some(KeySource::Inline(keys)) => (None, sync_keys(conn, &before, keys, now)?),
+            };
+            let uri_changed = jwks_uri != before.jwks_uri;
+            if name.is_none() && accreditation.is_none() && !uri_changed && keys.is_empty() {
                 return Ok(before);
             }
-            let (jwks, jwks_uri) = key_columns(&keys);
             diesel::update(certification_bodies::table.find(id.as_str()))
                 .set((
-                    certification_bodies::name.eq(&name),
-                    certification_bodies::accreditation.eq(accreditation.as_str()),
-                    certification_bodies::jwks.eq(jwks),
-                    certification_bodies::jwks_uri.eq(jwks_uri),
+                    certification_bodies::name.eq(name.as_deref().unwrap_or(&before.name)),
+                    certification_bodies::accreditation
+                        .eq(accreditation.unwrap_or(before.accreditation).as_str()),
+                    certification_bodies::jwks_uri.eq(&jwks_uri),
                     certification_bodies::updated_at.eq(to_db(now)),
                 ))
                 .execute(conn)?;
+            let detail = AdminDetail {
+                name: name.as_deref(),
+                accreditation,
+                jwks_uri: if uri_changed {
+                    jwks_uri.as_deref().or(Some(""))
+                } else {
+                    None
+                },
+                keys,
+            };
             event_log::append(
                 conn,
-                event_log::NewEvent {
+                NewEvent {
                     kind: EventKind::CertificationBodyChanged,
                     certificate_id: None,
                     cb: Some(id),
                     effective_at: now,
                     recorded_at: now,
-                    detail: &change,
+                    detail: &detail,
                     provenance: Some(&Provenance::scheme_owner()),
                 },
             )?;
-            load(conn, id)?.ok_or_else(|| CoreError::CertificationBodyNotFound(id.clone()))
+            load_existing(conn, id)
+        })
+    }
+
+    /// Records the key set just fetched from a CB's `jwks_uri` as its current
+    /// keys (an event when that changes anything), and returns the CB.
+    pub fn sync_published_keys(
+        &self,
+        id: &CbId,
+        keys: &[PublicKey],
+    ) -> Result<CertificationBody, CoreError> {
+        let now = time::now();
+        self.write(|conn| {
+            let body = load_existing(conn, id)?;
+            if body.jwks_uri.is_none() {
+                return Ok(body);
+            }
+            let changes = sync_keys(conn, &body, keys, now)?;
+            if changes.is_empty() {
+                return Ok(body);
+            }
+            event_log::append(
+                conn,
+                NewEvent {
+                    kind: EventKind::CertificationBodyKeysChanged,
+                    certificate_id: None,
+                    cb: Some(id),
+                    effective_at: now,
+                    recorded_at: now,
+                    detail: &changes,
+                    provenance: None,
+                },
+            )?;
+            load_existing(conn, id)
         })
     }
 
     pub fn certification_body(&self, id: &CbId) -> Result<CertificationBody, CoreError> {
-        self.read(|conn| {
-            load(conn, id)?.ok_or_else(|| CoreError::CertificationBodyNotFound(id.clone()))
-        })
+        self.read(|conn| load_existing(conn, id))
     }
 
     /// Every certification body, by id.
     pub fn certification_bodies(&self) -> Result<Vec<CertificationBody>, CoreError> {
         self.read(|conn| {
-            let rows: Vec<CbRow> = certification_bodies::table
+            let ids: Vec<String> = certification_bodies::table
                 .order(certification_bodies::id.asc())
-                .select(CbRow::as_select())
+                .select(certification_bodies::id)
                 .load(conn)?;
-            rows.into_iter()
-                .map(|r| r.into_domain().map_err(CoreError::from))
+            ids.iter()
+                .map(|id| {
+                    let id = CbId::parse(id).map_err(|e| CoreError::Storage(e.to_string()))?;
+                    load_existing(conn, &id)
+                })
                 .collect()
         })
     }

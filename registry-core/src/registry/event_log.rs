@@ -63,16 +63,13 @@ pub(crate) fn append<D: Serialize>(
     Ok(seq)
 }
 
-/// Refuses a request id this CB has used before; forgets ids that can no longer
-/// be replayed (their `exp` has passed).
+/// Refuses a request id this CB has used before. (Ids are forgotten by
+/// [`Registry::forget_expired_request_ids`], outside the write path.)
 pub(crate) fn check_replay(
     conn: &mut AnyConnection,
     cb: &CbId,
     request: &SignedRequest,
-    now: DateTime<Utc>,
 ) -> Result<(), CoreError> {
-    diesel::delete(replay_guard::table.filter(replay_guard::expires_at.lt(to_db(now))))
-        .execute(conn)?;
     let seen = replay_guard::table
         .filter(replay_guard::cb_id.eq(cb.as_str()))
         .filter(replay_guard::jti.eq(request.id.as_str()))
@@ -122,6 +119,17 @@ fn into_event(row: EventRow, number_of: Option<String>) -> Result<Event, CoreErr
 }
 
 impl Registry {
+    /// Forgets request ids that can no longer be replayed: their request's `exp`
+    /// (plus clock skew) has passed, so the signature check refuses them anyway.
+    pub fn forget_expired_request_ids(&self, now: DateTime<Utc>) -> Result<usize, CoreError> {
+        self.write(|conn| {
+            Ok(
+                diesel::delete(replay_guard::table.filter(replay_guard::expires_at.lt(to_db(now))))
+                    .execute(conn)?,
+            )
+        })
+    }
+
     /// The global change feed: up to `limit` events with `seq` greater than
     /// `after`, in `seq` order.
     pub fn events(&self, after: i64, limit: i64) -> Result<Vec<Event>, CoreError> {

@@ -98,11 +98,11 @@ fn acting_body(by: &Provenance) -> Result<&CbId, CoreError> {
 
 /// Checks the CB's accreditation and the request's id; the first steps of every
 /// CB write, inside its transaction.
-fn admit(conn: &mut AnyConnection, by: &Provenance, now: DateTime<Utc>) -> Result<(), CoreError> {
+fn admit(conn: &mut AnyConnection, by: &Provenance) -> Result<(), CoreError> {
     if let Actor::CertificationBody(cb) = &by.actor {
         active_body(conn, cb)?;
         if let Some(request) = &by.request {
-            check_replay(conn, cb, request, now)?;
+            check_replay(conn, cb, request)?;
         }
     }
     Ok(())
@@ -279,7 +279,7 @@ impl Registry {
         let kvk = command.holder.kvk_number.as_str();
 
         self.write(|conn| {
-            admit(conn, by, now)?;
+            admit(conn, by)?;
             conn.lock_company(kvk)?;
             let existing: Option<CertificateRow> = certificates::table
                 .filter(certificates::cb_id.eq(cb.as_str()))
@@ -400,7 +400,7 @@ impl Registry {
             Period::new(command.period.clone(), &self.rules).map_err(CoreError::Validation)?;
         let now = time::now();
         self.write(|conn| {
-            admit(conn, by, now)?;
+            admit(conn, by)?;
             let row = certificate_row(conn, &command.number)?;
             conn.lock_company(&row.main_kvk)?;
             let certificate = certificate_by_number(conn, &command.number)?;
@@ -503,7 +503,7 @@ impl Registry {
         let effective_at = command.effective_at.map(time::truncate).unwrap_or(now);
 
         self.write(|conn| {
-            admit(conn, by, now)?;
+            admit(conn, by)?;
             let row = certificate_row(conn, &command.number)?;
             conn.lock_company(&row.main_kvk)?;
             let certificate = certificate_by_number(conn, &command.number)?;

@@ -15,7 +15,7 @@ use crate::storage::{
     self, AnyConnection, Backend, DatabaseUrl, Pool, PoolOptions, PooledConnection, StorageError,
 };
 
-pub use certification_bodies::{Accredit, CertificationBodyChange};
+pub use certification_bodies::{Accredit, CertificationBodyChange, KeyChanges};
 pub use lifecycle::{ChangeStanding, IssueCertificate, Issued, RenewCertificate};
 pub use queries::{Certificate, CompanyCursor, CompanyPage, Covered};
 

@@ -5,10 +5,10 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::{
-    certificates, certification_bodies, companies, coverage, events, periods, replay_guard,
+    cb_keys, certificates, certification_bodies, companies, coverage, events, periods, replay_guard,
 };
 use crate::certificate::CertificateNumber;
-use crate::certification_body::{Accreditation, CbId, CertificationBody, KeySource};
+use crate::certification_body::{Accreditation, CbId, CertificationBody, KeyRecord};
 use crate::company::{KvkNumber, Name, Province, SbiCode};
 use crate::level::Level;
 use crate::period::{HandbookVersion, Period, Score};
@@ -52,25 +52,38 @@ pub(crate) struct CbRow {
     pub id: String,
     pub name: String,
     pub accreditation: String,
-    pub jwks: Option<String>,
     pub jwks_uri: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
 
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = cb_keys)]
+pub(crate) struct KeyRow {
+    pub cb_id: String,
+    pub kid: String,
+    pub jwk: String,
+    pub first_seen: NaiveDateTime,
+    pub retired_at: Option<NaiveDateTime>,
+}
+
 impl CbRow {
-    pub fn into_domain(self) -> Result<CertificationBody, CorruptRow> {
+    pub fn into_domain(self, keys: Vec<KeyRow>) -> Result<CertificationBody, CorruptRow> {
         let bad = corrupt("certification_bodies");
-        let keys = match (self.jwks, self.jwks_uri) {
-            (Some(jwks), _) => KeySource::Jwks(jwks),
-            (None, Some(uri)) => KeySource::JwksUri(uri),
-            (None, None) => return Err(bad(InvalidValue::new("neither jwks nor jwks_uri"))),
-        };
         Ok(CertificationBody {
             id: CbId::parse(&self.id).map_err(&bad)?,
             name: self.name,
             accreditation: Accreditation::parse(&self.accreditation).map_err(&bad)?,
-            keys,
+            jwks_uri: self.jwks_uri,
+            keys: keys
+                .into_iter()
+                .map(|k| KeyRecord {
+                    kid: k.kid,
+                    jwk: k.jwk,
+                    first_seen: from_db(k.first_seen),
+                    retired_at: k.retired_at.map(from_db),
+                })
+                .collect(),
             created_at: from_db(self.created_at),
             updated_at: from_db(self.updated_at),
         })

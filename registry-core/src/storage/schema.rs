@@ -6,10 +6,19 @@ diesel::table! {
         id -> Text,
         name -> Text,
         accreditation -> Text,
-        jwks -> Nullable<Text>,
         jwks_uri -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cb_keys (cb_id, kid) {
+        cb_id -> Text,
+        kid -> Text,
+        jwk -> Text,
+        first_seen -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
     }
 }
 
@@ -88,10 +97,12 @@ diesel::table! {
 }
 
 diesel::joinable!(certificates -> certification_bodies (cb_id));
+diesel::joinable!(cb_keys -> certification_bodies (cb_id));
 diesel::joinable!(periods -> certificates (certificate_id));
 diesel::joinable!(coverage -> certificates (certificate_id));
 diesel::allow_tables_to_appear_in_same_query!(
     certification_bodies,
+    cb_keys,
     companies,
     certificates,
     periods,

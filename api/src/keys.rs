@@ -1,0 +1,362 @@
+//! Certification bodies' public keys: checking a JWK set the scheme owner
+//! registers, fetching the set a CB publishes at its `jwks_uri` (cached, fetched
+//! again on an unknown `kid` at most once per interval), and turning a stored key
+//! into something that verifies signatures.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use registry_core::{CbId, CertificationBody, FieldError, PublicKey, Registry};
+
+use crate::problem::{Problem, ProblemType};
+
+/// The algorithms the register accepts: Ed25519 (`EdDSA`) and P-256 (`ES256`).
+/// `none`, every `HS*` and everything else are refused (API.md).
+pub fn accepted_algorithm(alg: &str) -> Option<Algorithm> {
+    match alg {
+        "EdDSA" => Some(Algorithm::EdDSA),
+        "ES256" => Some(Algorithm::ES256),
+        _ => None,
+    }
+}
+
+/// The algorithm a key is for: from its shape (an Ed25519 OKP key, a P-256 EC
+/// key), and its `alg` member must agree when present.
+fn algorithm_of(jwk: &serde_json::Value) -> Result<Algorithm, String> {
+    let parsed: Jwk =
+        serde_json::from_value(jwk.clone()).map_err(|e| format!("is not a JWK: {e}"))?;
+    let by_shape = match &parsed.algorithm {
+        AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
+            Algorithm::EdDSA
+        }
+        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => Algorithm::ES256,
+        _ => return Err("must be an Ed25519 (kty OKP) or P-256 (kty EC) public key".into()),
+    };
+    match jwk.get("alg").and_then(|a| a.as_str()) {
+        None => Ok(by_shape),
+        Some(alg) if accepted_algorithm(alg) == Some(by_shape) => Ok(by_shape),
+        Some(alg) => Err(format!(
+            "alg {alg:?} does not fit the key (expected {by_shape:?})"
+        )),
+    }
+}
+
+/// A key ready to verify with.
+#[derive(Clone)]
+pub struct VerifyingKey {
+    pub algorithm: Algorithm,
+    pub key: DecodingKey,
+}
+
+impl std::fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Turns a stored JWK into a verifying key.
+pub fn verifying_key(jwk: &str) -> Result<VerifyingKey, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(jwk).map_err(|e| format!("is not JSON: {e}"))?;
+    let algorithm = algorithm_of(&value)?;
+    let parsed: Jwk = serde_json::from_value(value).map_err(|e| format!("is not a JWK: {e}"))?;
+    let key = DecodingKey::from_jwk(&parsed).map_err(|e| format!("is not a usable key: {e}"))?;
+    Ok(VerifyingKey { algorithm, key })
+}
+
+/// Checks a JWK set (`{"keys": [...]}`) field by field: each key public (no
+/// private members), Ed25519 or P-256, with a `kid`, usable; returns the keys.
+pub fn parse_jwks(
+    jwks: &serde_json::Value,
+    field: &str,
+) -> Result<Vec<PublicKey>, Vec<FieldError>> {
+    let Some(keys) = jwks.get("keys").and_then(|k| k.as_array()) else {
+        return Err(vec![FieldError::new(
+            field,
+            "must be a JWK set: {\"keys\": [...]}",
+        )]);
+    };
+    let mut out = Vec::new();
+    let mut faults = Vec::new();
+    for (i, jwk) in keys.iter().enumerate() {
+        let at = format!("{field}.keys[{i}]");
+        let Some(object) = jwk.as_object() else {
+            faults.push(FieldError::new(at, "must be a JSON object"));
+            continue;
+        };
+        if ["d", "p", "q", "dp", "dq", "qi", "k"]
+            .iter()
+            .any(|m| object.contains_key(*m))
+        {
+            faults.push(FieldError::new(
+                at,
+                "must be a public key: private key members are refused",
+            ));
+            continue;
+        }
+        let Some(kid) = object.get("kid").and_then(|k| k.as_str()) else {
+            faults.push(FieldError::new(format!("{at}.kid"), "is required"));
+            continue;
+        };
+        let text = jwk.to_string();
+        if let Err(e) = verifying_key(&text) {
+            faults.push(FieldError::new(at, e));
+            continue;
+        }
+        match PublicKey::new(kid, text) {
+            Ok(key) => out.push(key),
+            Err(e) => faults.push(e.at(format!("{at}.kid"))),
+        }
+    }
+    if faults.is_empty() {
+        Ok(out)
+    } else {
+        Err(faults)
+    }
+}
+
+/// Checks a `jwks_uri`: `https`, or plain `http` only to a loopback address (for
+/// tests and local use).
+pub fn check_jwks_uri(uri: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(uri).map_err(|e| format!("is not a URL: {e}"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err("must be an https URL (plain http only to a loopback address)".into()),
+    }
+}
+
+/// The most a key set response may weigh.
+const MAX_JWKS_BYTES: usize = 64 * 1024;
+/// A fetched key set is fetched again after this long.
+const REFRESH_AFTER: Duration = Duration::from_secs(300);
+/// An unknown `kid` triggers a fetch at most this often per CB, so random `kid`s
+/// cannot make the register hammer a CB.
+const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy)]
+struct FetchState {
+    last_attempt: Instant,
+    last_success: Option<Instant>,
+}
+
+/// Fetches and caches published key sets; the current keys themselves live in the
+/// database (so that retired keys are remembered and published).
+#[derive(Debug)]
+pub struct KeyStore {
+    http: reqwest::Client,
+    fetched: Mutex<HashMap<(CbId, String), FetchState>>,
+}
+
+impl KeyStore {
+    pub fn new() -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(3))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("pso-registry/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            fetched: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn state(&self, key: &(CbId, String)) -> Option<FetchState> {
+        self.fetched
+            .lock()
+            .map(|m| m.get(key).copied())
+            .unwrap_or(None)
+    }
+
+    fn record(&self, key: (CbId, String), success: bool) {
+        if let Ok(mut map) = self.fetched.lock() {
+            let now = Instant::now();
+            let entry = map.entry(key).or_insert(FetchState {
+                last_attempt: now,
+                last_success: None,
+            });
+            entry.last_attempt = now;
+            if success {
+                entry.last_success = Some(now);
+            }
+        }
+    }
+
+    /// Fetches the key set at `uri`: at most `MAX_JWKS_BYTES`, within the timeout,
+    /// checked like an inline set.
+    pub async fn fetch(&self, uri: &str) -> Result<Vec<PublicKey>, String> {
+        let url = check_jwks_uri(uri)?;
+        let mut response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("cannot fetch: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("answered {}", response.status()));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n as usize > MAX_JWKS_BYTES)
+        {
+            return Err(format!("key set larger than {MAX_JWKS_BYTES} bytes"));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| format!("cannot read: {e}"))?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_JWKS_BYTES {
+                return Err(format!("key set larger than {MAX_JWKS_BYTES} bytes"));
+            }
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| format!("is not JSON: {e}"))?;
+        parse_jwks(&value, "jwks").map_err(|faults| {
+            faults
+                .into_iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    /// The current key `kid` of `body`, fetching the CB's published set first when
+    /// it is stale, or when `kid` is unknown and the last fetch is not too recent.
+    pub async fn key_for(
+        &self,
+        registry: &Registry,
+        body: CertificationBody,
+        kid: &str,
+    ) -> Result<VerifyingKey, Problem> {
+        let mut body = body;
+        if let Some(uri) = body.jwks_uri.clone() {
+            let cache_key = (body.id.clone(), uri.clone());
+            let state = self.state(&cache_key);
+            let stale = state
+                .and_then(|s| s.last_success)
+                .is_none_or(|t| t.elapsed() >= REFRESH_AFTER);
+            let may_refetch =
+                state.is_none_or(|s| s.last_attempt.elapsed() >= MIN_REFETCH_INTERVAL);
+            if (stale || body.current_key(kid).is_none()) && may_refetch {
+                match self.fetch(&uri).await {
+                    Ok(keys) => {
+                        self.record(cache_key, true);
+                        let registry = registry.clone();
+                        let id = body.id.clone();
+                        match web_block(move || registry.sync_published_keys(&id, &keys)).await {
+                            Ok(updated) => body = updated,
+                            Err(e) => {
+                                tracing::warn!(cb = %body.id, error = %e.detail, "cannot record fetched keys")
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        self.record(cache_key, false);
+                        tracing::warn!(cb = %body.id, %uri, error = %e, "cannot fetch the key set");
+                        if body.current_key(kid).is_none()
+                            && body.keys.iter().all(|k| !k.is_current())
+                        {
+                            return Err(Problem::new(
+                                ProblemType::KeySetUnavailable,
+                                format!("the key set of {} cannot be fetched right now", body.id),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let record = body.current_key(kid).ok_or_else(|| {
+            Problem::new(
+                ProblemType::UnknownKey,
+                format!("{} has no current key with kid {kid:?}", body.id),
+            )
+        })?;
+        verifying_key(&record.jwk).map_err(|e| {
+            tracing::error!(cb = %body.id, kid, error = %e, "a stored key does not parse");
+            Problem::internal()
+        })
+    }
+}
+
+async fn web_block<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, registry_core::CoreError> + Send + 'static,
+) -> Result<T, Problem> {
+    crate::routes::blocking(f).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ED: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+
+    #[test]
+    fn only_eddsa_and_es256_are_accepted() {
+        assert!(accepted_algorithm("EdDSA").is_some() && accepted_algorithm("ES256").is_some());
+        for alg in ["none", "HS256", "HS512", "RS256", "ES384", "eddsa", ""] {
+            assert!(accepted_algorithm(alg).is_none(), "{alg}");
+        }
+    }
+
+    #[test]
+    fn jwk_sets_are_checked_key_by_key() {
+        let good = json!({"kty": "OKP", "crv": "Ed25519", "x": ED, "kid": "k1"});
+        assert_eq!(
+            parse_jwks(&json!({"keys": [good]}), "jwks").map(|k| k.len()),
+            Ok(1)
+        );
+        let cases = [
+            (
+                json!({"kty": "OKP", "crv": "Ed25519", "x": ED}),
+                "jwks.keys[0].kid",
+            ),
+            (
+                json!({"kty": "OKP", "crv": "Ed25519", "x": ED, "kid": "k", "d": ED}),
+                "jwks.keys[0]",
+            ),
+            (
+                json!({"kty": "oct", "k": "c2VjcmV0", "kid": "k"}),
+                "jwks.keys[0]",
+            ),
+            (
+                json!({"kty": "OKP", "crv": "Ed25519", "x": ED, "kid": "k", "alg": "ES256"}),
+                "jwks.keys[0]",
+            ),
+            (
+                json!({"kty": "RSA", "n": "AQAB", "e": "AQAB", "kid": "k"}),
+                "jwks.keys[0]",
+            ),
+        ];
+        for (key, field) in cases {
+            let errors = parse_jwks(&json!({"keys": [key]}), "jwks").expect_err("refused");
+            assert_eq!(errors[0].field, field, "{key}");
+        }
+        assert!(parse_jwks(&json!([good]), "jwks").is_err());
+    }
+
+    #[test]
+    fn jwks_uris_are_https_or_loopback_http() {
+        assert!(check_jwks_uri("https://cb.example/jwks.json").is_ok());
+        assert!(check_jwks_uri("http://127.0.0.1:8000/jwks.json").is_ok());
+        assert!(check_jwks_uri("http://localhost/jwks.json").is_ok());
+        assert!(check_jwks_uri("http://cb.example/jwks.json").is_err());
+        assert!(check_jwks_uri("file:///etc/passwd").is_err());
+        assert!(check_jwks_uri("not a url").is_err());
+    }
+}

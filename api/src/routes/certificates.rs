@@ -1,0 +1,143 @@
+//! Certificates: the five signed acts of certification bodies, and the public
+//! reads of one certificate and its events.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use registry_core::{CertificateNumber, Issued, Standing};
+
+use super::blocking;
+use crate::payload::{self, prefix_core_error};
+use crate::problem::Problem;
+use crate::signed_request::{self, Act};
+use crate::state::AppState;
+use crate::views::{CertificateView, EventView};
+
+/// The certificate number in the path.
+pub fn number(raw: &str) -> Result<CertificateNumber, Problem> {
+    CertificateNumber::parse(raw).map_err(|e| Problem::parameter("number", e.0))
+}
+
+fn render(certificate: registry_core::Certificate) -> CertificateView {
+    CertificateView::new(certificate, registry_core::time::now())
+}
+
+/// `POST /v1/certificates` (act `issue`): `201` with `Location`, or `200` with
+/// the existing certificate when the same issuance was sent before.
+pub async fn issue(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let jws = signed_request::read_body(&req, body).await?;
+    let verified = signed_request::verify(&state, jws, Act::Issue, None).await?;
+    let command = payload::issuance(&verified.claims).map_err(Problem::validation)?;
+    let registry = state.registry.clone();
+    let outcome = blocking(move || {
+        registry
+            .issue(command, &verified.provenance)
+            .map_err(|e| prefix_core_error("certificate", e))
+    })
+    .await?;
+    Ok(match outcome {
+        Issued::Created(c) => {
+            let location = format!("/v1/certificates/{}", c.number());
+            HttpResponse::Created()
+                .insert_header((header::LOCATION, location))
+                .json(render(*c))
+        }
+        Issued::Existing(c) => HttpResponse::Ok().json(render(*c)),
+    })
+}
+
+/// `POST /v1/certificates/{number}/renewals` (act `renew`).
+pub async fn renew(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let n = number(&path)?;
+    let jws = signed_request::read_body(&req, body).await?;
+    let verified = signed_request::verify(&state, jws, Act::Renew, Some(&n)).await?;
+    let command = payload::renewal(&verified.claims, n).map_err(Problem::validation)?;
+    let registry = state.registry.clone();
+    let certificate = blocking(move || {
+        registry
+            .renew(command, &verified.provenance)
+            .map_err(|e| prefix_core_error("period", e))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(render(certificate)))
+}
+
+async fn change_standing(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    act: Act,
+    standing: Standing,
+) -> Result<HttpResponse, Problem> {
+    let n = number(&path)?;
+    let jws = signed_request::read_body(&req, body).await?;
+    let verified = signed_request::verify(&state, jws, act, Some(&n)).await?;
+    let command =
+        payload::standing(&verified.claims, true, n, standing).map_err(Problem::validation)?;
+    let registry = state.registry.clone();
+    let certificate =
+        blocking(move || registry.change_standing(command, &verified.provenance)).await?;
+    Ok(HttpResponse::Ok().json(render(certificate)))
+}
+
+/// `POST /v1/certificates/{number}/suspension` (act `suspend`).
+pub async fn suspend(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    change_standing(req, path, body, state, Act::Suspend, Standing::Suspended).await
+}
+
+/// `POST /v1/certificates/{number}/reinstatement` (act `reinstate`).
+pub async fn reinstate(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    change_standing(req, path, body, state, Act::Reinstate, Standing::Reinstated).await
+}
+
+/// `POST /v1/certificates/{number}/revocation` (act `revoke`): terminal.
+pub async fn revoke(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    change_standing(req, path, body, state, Act::Revoke, Standing::Revoked).await
+}
+
+/// `GET /v1/certificates/{number}`.
+pub async fn get(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let n = number(&path)?;
+    let registry = state.registry.clone();
+    let certificate = blocking(move || registry.certificate(&n)).await?;
+    Ok(HttpResponse::Ok().json(render(certificate)))
+}
+
+/// `GET /v1/certificates/{number}/events`: oldest first, each with its evidence.
+pub async fn events(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let n = number(&path)?;
+    let registry = state.registry.clone();
+    let events = blocking(move || registry.certificate_events(&n)).await?;
+    let items: Vec<EventView> = events.into_iter().map(EventView::from).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}

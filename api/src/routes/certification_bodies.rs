@@ -1,0 +1,29 @@
+//! `GET /v1/certification-bodies[/{id}]`: accreditation and public keys.
+
+use actix_web::{HttpResponse, web};
+use registry_core::CbId;
+
+use super::blocking;
+use crate::problem::Problem;
+use crate::state::AppState;
+use crate::views::CertificationBodyView;
+
+pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let registry = state.registry.clone();
+    let bodies = blocking(move || registry.certification_bodies()).await?;
+    let items: Vec<CertificationBodyView> = bodies
+        .into_iter()
+        .map(CertificationBodyView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+pub async fn get(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let id = CbId::parse(&path).map_err(|e| Problem::parameter("id", e.0))?;
+    let registry = state.registry.clone();
+    let body = blocking(move || registry.certification_body(&id)).await?;
+    Ok(HttpResponse::Ok().json(CertificationBodyView::from(body)))
+}

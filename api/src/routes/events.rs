@@ -1,0 +1,53 @@
+//! `GET /v1/events`: the global change feed.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::blocking;
+use crate::paging;
+use crate::problem::Problem;
+use crate::state::AppState;
+use crate::views::EventView;
+
+#[derive(Debug, Deserialize)]
+pub struct FeedParams {
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+/// Events with `seq` greater than `after` (default 0), in `seq` order, at most
+/// `limit`. `next_after` is the `after` to ask next; a `Link` to it comes while
+/// pages are full.
+pub async fn feed(
+    req: HttpRequest,
+    params: web::Query<FeedParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let limit = paging::limit(params.limit.as_deref())?;
+    let after = match params.after.as_deref() {
+        None => 0,
+        Some(raw) => raw.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            Problem::parameter(
+                "after",
+                "must be a sequence number (a whole number, 0 or more)",
+            )
+        })?,
+    };
+    let registry = state.registry.clone();
+    let events = blocking(move || registry.events(after, limit)).await?;
+    let next_after = events.last().map_or(after, |e| e.seq);
+    let full = events.len() as i64 == limit;
+    let items: Vec<EventView> = events.into_iter().map(EventView::from).collect();
+    let mut response = HttpResponse::Ok();
+    if full {
+        response.insert_header((
+            header::LINK,
+            format!(
+                "<{}?after={next_after}&limit={limit}>; rel=\"next\"",
+                req.path()
+            ),
+        ));
+    }
+    Ok(response.json(serde_json::json!({ "items": items, "next_after": next_after })))
+}
