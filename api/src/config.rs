@@ -56,6 +56,9 @@ pub struct Config {
     /// `REGISTRY_EXPIRY_INTERVAL_SECS`: how often expired periods are recorded in
     /// the event log.
     pub expiry_interval: Duration,
+    /// `REGISTRY_JWKS_MIN_REFETCH_SECS`: an unknown `kid` makes the register
+    /// fetch a CB's published key set at most this often.
+    pub jwks_min_refetch: Duration,
     /// `REGISTRY_WORKERS`: HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
     /// `RUST_LOG`: which logs to write (tracing's filter syntax).
@@ -124,6 +127,11 @@ impl Config {
                 "REGISTRY_EXPIRY_INTERVAL_SECS",
                 300,
                 1..=86_400,
+            )?),
+            jwks_min_refetch: Duration::from_secs(number(
+                "REGISTRY_JWKS_MIN_REFETCH_SECS",
+                10,
+                1..=3600,
             )?),
             workers: match get("REGISTRY_WORKERS") {
                 None => None,

@@ -141,9 +141,6 @@ pub fn check_jwks_uri(uri: &str) -> Result<reqwest::Url, String> {
 const MAX_JWKS_BYTES: usize = 64 * 1024;
 /// A fetched key set is fetched again after this long.
 const REFRESH_AFTER: Duration = Duration::from_secs(300);
-/// An unknown `kid` triggers a fetch at most this often per CB, so random `kid`s
-/// cannot make the register hammer a CB.
-const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy)]
 struct FetchState {
@@ -157,10 +154,13 @@ struct FetchState {
 pub struct KeyStore {
     http: reqwest::Client,
     fetched: Mutex<HashMap<(CbId, String), FetchState>>,
+    /// An unknown `kid` triggers a fetch at most this often per CB, so random
+    /// `kid`s cannot make the register hammer a CB.
+    min_refetch_interval: Duration,
 }
 
 impl KeyStore {
-    pub fn new() -> Result<Self, reqwest::Error> {
+    pub fn new(min_refetch_interval: Duration) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(3))
@@ -170,6 +170,7 @@ impl KeyStore {
         Ok(Self {
             http,
             fetched: Mutex::new(HashMap::new()),
+            min_refetch_interval,
         })
     }
 
@@ -192,6 +193,13 @@ impl KeyStore {
                 entry.last_success = Some(now);
             }
         }
+    }
+
+    /// Fetches the key set `cb` publishes at `uri`, and remembers when.
+    pub async fn fetch_for(&self, cb: &CbId, uri: &str) -> Result<Vec<PublicKey>, String> {
+        let result = self.fetch(uri).await;
+        self.record((cb.clone(), uri.to_owned()), result.is_ok());
+        result
     }
 
     /// Fetches the key set at `uri`: at most `MAX_JWKS_BYTES`, within the timeout,
@@ -251,11 +259,10 @@ impl KeyStore {
                 .and_then(|s| s.last_success)
                 .is_none_or(|t| t.elapsed() >= REFRESH_AFTER);
             let may_refetch =
-                state.is_none_or(|s| s.last_attempt.elapsed() >= MIN_REFETCH_INTERVAL);
+                state.is_none_or(|s| s.last_attempt.elapsed() >= self.min_refetch_interval);
             if (stale || body.current_key(kid).is_none()) && may_refetch {
-                match self.fetch(&uri).await {
+                match self.fetch_for(&body.id, &uri).await {
                     Ok(keys) => {
-                        self.record(cache_key, true);
                         let registry = registry.clone();
                         let id = body.id.clone();
                         match web_block(move || registry.sync_published_keys(&id, &keys)).await {
@@ -266,7 +273,6 @@ impl KeyStore {
                         }
                     }
                     Err(e) => {
-                        self.record(cache_key, false);
                         tracing::warn!(cb = %body.id, %uri, error = %e, "cannot fetch the key set");
                         if body.current_key(kid).is_none()
                             && body.keys.iter().all(|k| !k.is_current())

@@ -109,7 +109,7 @@ pub fn run(
 ) -> Result<Server, StartupError> {
     let metrics = web::Data::new(Metrics::new()?);
     let workers = config.workers;
-    let keys = Arc::new(crate::keys::KeyStore::new()?);
+    let keys = Arc::new(crate::keys::KeyStore::new(config.jwks_min_refetch)?);
     let state = web::Data::new(AppState {
         registry,
         config,

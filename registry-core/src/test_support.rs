@@ -168,6 +168,23 @@ fn drop_stale_databases(url: &str) {
     }
 }
 
+/// Runs `sql` on the database at `url` (SQLite or PostgreSQL), outside the
+/// register: for tests that must put the database in a state the register never
+/// writes (a corrupt row).
+pub fn execute_sql(url: &str, sql: &str) -> QueryResult<usize> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        diesel::sql_query(sql).execute(
+            &mut SqliteConnection::establish(path)
+                .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?,
+        )
+    } else {
+        diesel::sql_query(sql).execute(
+            &mut PgConnection::establish(url)
+                .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?,
+        )
+    }
+}
+
 impl TestDatabase {
     /// A new SQLite file in a new temporary directory.
     pub fn sqlite() -> Self {

@@ -1,7 +1,9 @@
 //! The black-box harness: start the real server on a free port against a fresh
 //! database (SQLite or PostgreSQL), and talk to it over HTTP like a partner.
 
+pub mod cb;
 pub mod chaos;
+pub mod jwks_server;
 
 use std::collections::HashMap;
 
@@ -84,15 +86,44 @@ impl TestApp {
 
     /// A server on `db`, reaching it through `url` (which may lead through a proxy).
     pub async fn spawn_on(db: TestDatabase, backend: Backend, url: &str) -> TestApp {
+        Self::spawn_configured(db, backend, url, true).await
+    }
+
+    /// A server without `REGISTRY_ADMIN_TOKEN`: no admin API.
+    pub async fn spawn_without_admin(backend: Backend) -> Option<TestApp> {
+        let db = match backend {
+            Backend::Sqlite => TestDatabase::sqlite(),
+            Backend::Postgres => tokio::task::spawn_blocking(TestDatabase::postgres)
+                .await
+                .ok()??,
+        };
+        let url = db.url.clone();
+        Some(Self::spawn_configured(db, backend, &url, false).await)
+    }
+
+    async fn spawn_configured(
+        db: TestDatabase,
+        backend: Backend,
+        url: &str,
+        with_admin: bool,
+    ) -> TestApp {
         let admin_token = random_token();
         let audience = "https://register.test/pso".to_owned();
         let vars: HashMap<&str, String> = HashMap::from([
             ("DATABASE_URL", url.to_owned()),
             ("BIND", "127.0.0.1:0".to_owned()),
             ("REGISTRY_AUDIENCE", audience.clone()),
-            ("REGISTRY_ADMIN_TOKEN", admin_token.clone()),
+            (
+                "REGISTRY_ADMIN_TOKEN",
+                if with_admin {
+                    admin_token.clone()
+                } else {
+                    String::new()
+                },
+            ),
             ("REGISTRY_WORKERS", "2".to_owned()),
             ("DATABASE_POOL_SIZE", "8".to_owned()),
+            ("REGISTRY_JWKS_MIN_REFETCH_SECS", "2".to_owned()),
         ]);
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration");
         let app = Application::build(config).await.expect("server starts");
@@ -132,6 +163,12 @@ impl TestApp {
         self.handle.stop(true).await;
         let _ = self.task.await;
     }
+}
+
+/// base64url without padding, as JOSE writes it.
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Reads a response's body as JSON.

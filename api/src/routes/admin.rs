@@ -79,6 +79,7 @@ fn string<'a>(
 /// a wrong address is found at once.
 async fn key_source(
     state: &AppState,
+    id: Option<&CbId>,
     body: &Map<String, Value>,
     faults: &mut Vec<FieldError>,
 ) -> Option<(KeySource, Option<Vec<registry_core::PublicKey>>)> {
@@ -104,7 +105,11 @@ async fn key_source(
                 faults.push(FieldError::new("jwks_uri", e));
                 return None;
             }
-            match state.keys.fetch(uri).await {
+            let fetched = match id {
+                Some(id) => state.keys.fetch_for(id, uri).await,
+                None => state.keys.fetch(uri).await,
+            };
+            match fetched {
                 Ok(keys) => Some((KeySource::Uri(uri.to_owned()), Some(keys))),
                 Err(e) => {
                     faults.push(FieldError::new("jwks_uri", format!("cannot be used: {e}")));
@@ -141,7 +146,7 @@ pub async fn accredit(
             None
         }
     };
-    let keys = key_source(&state, body, &mut faults).await;
+    let keys = key_source(&state, id.as_ref(), body, &mut faults).await;
     if keys.is_none() && !faults.iter().any(|f| f.field.starts_with("jwks")) {
         faults.push(FieldError::new("jwks", "give jwks (a JWK set) or jwks_uri"));
     }
@@ -192,7 +197,7 @@ pub async fn change(
             .map_err(|e| faults.push(e.at("accreditation")))
             .ok()
     });
-    let keys = key_source(&state, body, &mut faults).await;
+    let keys = key_source(&state, Some(&id), body, &mut faults).await;
     if !faults.is_empty() {
         return Err(Problem::validation(faults));
     }
