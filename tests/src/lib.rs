@@ -1,6 +1,7 @@
 //! The black-box harness: start the real server on a free port against a fresh
 //! database (SQLite or PostgreSQL), and talk to it over HTTP like a partner.
 
+pub mod bench;
 pub mod cb;
 pub mod chaos;
 pub mod jwks_server;

@@ -65,19 +65,24 @@ fn load_existing(conn: &mut AnyConnection, id: &CbId) -> Result<CertificationBod
     load(conn, id)?.ok_or_else(|| CoreError::CertificationBodyNotFound(id.clone()))
 }
 
-/// The CB behind a write, which must exist and be accredited `active`.
-pub(crate) fn active_body(
-    conn: &mut AnyConnection,
-    id: &CbId,
-) -> Result<CertificationBody, CoreError> {
-    let body = load_existing(conn, id)?;
-    if body.accreditation != Accreditation::Active {
+/// Refuses a write by a CB that does not exist or is not accredited `active`.
+pub(crate) fn ensure_active(conn: &mut AnyConnection, id: &CbId) -> Result<(), CoreError> {
+    let accreditation: Option<String> = certification_bodies::table
+        .find(id.as_str())
+        .select(certification_bodies::accreditation)
+        .first(conn)
+        .optional()?;
+    let accreditation =
+        accreditation.ok_or_else(|| CoreError::CertificationBodyNotFound(id.clone()))?;
+    let accreditation =
+        Accreditation::parse(&accreditation).map_err(|e| CoreError::Storage(e.to_string()))?;
+    if accreditation != Accreditation::Active {
         return Err(CoreError::NotAccredited {
             id: id.clone(),
-            accreditation: body.accreditation,
+            accreditation,
         });
     }
-    Ok(body)
+    Ok(())
 }
 
 fn same_jwk(a: &str, b: &str) -> bool {

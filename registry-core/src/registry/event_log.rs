@@ -63,40 +63,29 @@ pub(crate) fn append<D: Serialize>(
     Ok(seq)
 }
 
-/// Refuses a request id this CB has used before. (Ids are forgotten by
-/// [`Registry::forget_expired_request_ids`], outside the write path.)
-pub(crate) fn check_replay(
+/// Claims a request id for this CB until it can no longer be replayed; a
+/// second use of the id, even by a concurrent request, is refused as a replay.
+/// Done first in a write's transaction, so a refused write releases it again.
+pub(crate) fn claim_request_id(
     conn: &mut AnyConnection,
     cb: &CbId,
     request: &SignedRequest,
 ) -> Result<(), CoreError> {
-    let seen = replay_guard::table
-        .filter(replay_guard::cb_id.eq(cb.as_str()))
-        .filter(replay_guard::jti.eq(request.id.as_str()))
-        .count()
-        .get_result::<i64>(conn)?;
-    if seen > 0 {
-        return Err(CoreError::Replay);
-    }
-    Ok(())
-}
-
-/// Remembers a request id until it can no longer be replayed. A concurrent
-/// request with the same id loses on the primary key and is refused as a replay.
-pub(crate) fn remember_request(
-    conn: &mut AnyConnection,
-    cb: &CbId,
-    request: &SignedRequest,
-) -> Result<(), CoreError> {
-    diesel::insert_into(replay_guard::table)
+    let inserted = diesel::insert_into(replay_guard::table)
         .values(ReplayRow {
             cb_id: cb.as_str(),
             jti: request.id.as_str(),
             expires_at: to_db(request.replayable_until),
         })
-        .execute(conn)
-        .map(|_| ())
-        .map_err(CoreError::from)
+        .execute(conn);
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Err(CoreError::Replay),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn into_event(row: EventRow, number_of: Option<String>) -> Result<Event, CoreError> {

@@ -8,21 +8,23 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Registry;
-use super::certification_bodies::active_body;
-use super::event_log::{self, check_replay, remember_request};
-use super::queries::{Certificate, certificate_by_number};
-use crate::certificate::{CbReference, CertificateNumber, CertificateStatus, Standing};
+use super::certification_bodies::ensure_active;
+use super::event_log::{self, claim_request_id};
+use super::queries::{Certificate, Covered, certificate_by_number};
+use crate::certificate::{
+    CbReference, CertificateHistory, CertificateNumber, CertificateStatus, Standing,
+};
 use crate::certification_body::CbId;
 use crate::company::{Holder, Subsidiary, check_coverage};
 use crate::error::CoreError;
 use crate::event::{Actor, EventKind, Provenance};
 use crate::period::{Period, PeriodDraft};
 use crate::status::certificate_state_at;
-use crate::storage::AnyConnection;
 use crate::storage::rows::{
-    CertificateRow, CompanyRow, CoverageRow, NewCertificateRow, PeriodRow, from_db, to_db,
+    CertificateRow, Company, CompanyRow, CoverageRow, NewCertificateRow, PeriodRow, from_db, to_db,
 };
-use crate::storage::schema::{certificates, companies, coverage, periods};
+use crate::storage::schema::{certificates, coverage, periods};
+use crate::storage::{AnyConnection, CompanyUpdate};
 use crate::time::{self, date_at};
 use crate::validation::{Faults, FieldError};
 
@@ -96,22 +98,15 @@ fn acting_body(by: &Provenance) -> Result<&CbId, CoreError> {
     }
 }
 
-/// Checks the CB's accreditation and the request's id; the first steps of every
-/// CB write, inside its transaction.
+/// Checks the CB's accreditation and claims the request's id (a second use of
+/// the same id is a replay); the first steps of every CB write, inside its
+/// transaction.
 fn admit(conn: &mut AnyConnection, by: &Provenance) -> Result<(), CoreError> {
     if let Actor::CertificationBody(cb) = &by.actor {
-        active_body(conn, cb)?;
+        ensure_active(conn, cb)?;
         if let Some(request) = &by.request {
-            check_replay(conn, cb, request)?;
+            claim_request_id(conn, cb, request)?;
         }
-    }
-    Ok(())
-}
-
-/// Remembers the request id; the last step before the event of a CB write.
-fn remember(conn: &mut AnyConnection, by: &Provenance) -> Result<(), CoreError> {
-    if let (Actor::CertificationBody(cb), Some(request)) = (&by.actor, &by.request) {
-        remember_request(conn, cb, request)?;
     }
     Ok(())
 }
@@ -149,12 +144,13 @@ fn ensure_open(certificate: &Certificate) -> Result<(), CoreError> {
     Ok(())
 }
 
-/// Writes the holder's public facts, and registers subsidiaries not yet known.
+/// Writes the holder's public facts and the subsidiaries' names (the latest
+/// issuance knows them best); returns the holder as the register now shows it.
 fn upsert_companies(
     conn: &mut AnyConnection,
     command: &IssueCertificate,
     now: DateTime<Utc>,
-) -> Result<(), CoreError> {
+) -> Result<Company, CoreError> {
     let h = &command.holder;
     let holder = CompanyRow {
         kvk_number: h.kvk_number.as_str().to_owned(),
@@ -165,49 +161,39 @@ fn upsert_companies(
         sbi_codes: serde_json::to_string(&h.sbi_codes)?,
         updated_at: to_db(now),
     };
-    let updated = diesel::update(companies::table.find(h.kvk_number.as_str()))
-        .set(&holder)
-        .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(companies::table)
-            .values(&holder)
-            .execute(conn)?;
-    }
+    conn.upsert_company(&holder, CompanyUpdate::All)?;
     for s in &command.subsidiaries {
-        let known = companies::table
-            .find(s.kvk_number.as_str())
-            .count()
-            .get_result::<i64>(conn)?;
-        if known == 0 {
-            diesel::insert_into(companies::table)
-                .values(CompanyRow {
-                    kvk_number: s.kvk_number.as_str().to_owned(),
-                    name: s.name.as_str().to_owned(),
-                    trade_names: "[]".into(),
-                    city: None,
-                    province: None,
-                    sbi_codes: "[]".into(),
-                    updated_at: to_db(now),
-                })
-                .execute(conn)?;
-        }
+        let row = CompanyRow {
+            kvk_number: s.kvk_number.as_str().to_owned(),
+            name: s.name.as_str().to_owned(),
+            trade_names: "[]".into(),
+            city: None,
+            province: None,
+            sbi_codes: "[]".into(),
+            updated_at: to_db(now),
+        };
+        conn.upsert_company(&row, CompanyUpdate::Name)?;
     }
-    Ok(())
+    Ok(Company {
+        kvk_number: h.kvk_number.clone(),
+        name: h.name.clone(),
+        trade_names: h.trade_names.clone(),
+        city: h.city.clone(),
+        province: h.province,
+        sbi_codes: h.sbi_codes.clone(),
+        updated_at: now,
+    })
 }
 
 /// Applies the one-in-force rule: at most one certificate per main applicant and
-/// scheme in force at a time. Returns the certificate to supersede, if any.
+/// scheme in force at a time. `in_force` are the main applicant's certificates
+/// not closed and not ended by `starts`. Returns the certificate to supersede.
 fn certificate_to_replace(
     conn: &mut AnyConnection,
     command: &IssueCertificate,
     starts: DateTime<Utc>,
-) -> Result<Option<Certificate>, CoreError> {
-    let in_force: Vec<CertificateRow> = certificates::table
-        .filter(certificates::main_kvk.eq(command.holder.kvk_number.as_str()))
-        .filter(certificates::closed_at.is_null())
-        .filter(certificates::ends_at.gt(to_db(starts)))
-        .select(CertificateRow::as_select())
-        .load(conn)?;
+    in_force: &[&CertificateRow],
+) -> Result<Option<(i64, Certificate)>, CoreError> {
     let Some(wanted) = &command.replaces else {
         return match in_force.first() {
             Some(row) => Err(CoreError::CertificateInForce {
@@ -237,12 +223,12 @@ fn certificate_to_replace(
             existing: crate::storage::rows::number(&other.number)?,
         });
     }
-    if !in_force.iter().any(|r| r.number == wanted.as_str()) {
+    let Some(row) = in_force.iter().find(|r| r.number == wanted.as_str()) else {
         return Err(CoreError::field(
             "replaces",
             "must be a certificate still in force at valid_from",
         ));
-    }
+    };
     let first_start = replaced.history.periods.first().map(Period::starts_at);
     let last_change = replaced
         .history
@@ -255,7 +241,7 @@ fn certificate_to_replace(
             "must not be before the start or the last lifecycle event of the certificate it replaces",
         ));
     }
-    Ok(Some(replaced))
+    Ok(Some((row.id, replaced)))
 }
 
 impl Registry {
@@ -281,13 +267,25 @@ impl Registry {
         self.write(|conn| {
             admit(conn, by)?;
             conn.lock_company(kvk)?;
-            let existing: Option<CertificateRow> = certificates::table
-                .filter(certificates::cb_id.eq(cb.as_str()))
-                .filter(certificates::cb_reference.eq(command.cb_reference.as_str()))
+            // One query for both rules: this CB's certificate with this reference
+            // (idempotency), and the main applicant's certificates in force at the
+            // new start (one in force).
+            let rows: Vec<CertificateRow> = certificates::table
+                .filter(
+                    certificates::cb_id
+                        .eq(cb.as_str())
+                        .and(certificates::cb_reference.eq(command.cb_reference.as_str()))
+                        .or(certificates::main_kvk
+                            .eq(kvk)
+                            .and(certificates::closed_at.is_null())
+                            .and(certificates::ends_at.gt(to_db(starts)))),
+                )
                 .select(CertificateRow::as_select())
-                .first(conn)
-                .optional()?;
-            if let Some(row) = existing {
+                .load(conn)?;
+            let same_reference = |r: &CertificateRow| {
+                r.cb_id == cb.as_str() && r.cb_reference == command.cb_reference.as_str()
+            };
+            if let Some(row) = rows.iter().find(|r| same_reference(r)) {
                 let n = crate::storage::rows::number(&row.number)?;
                 if row.fingerprint != fingerprint {
                     return Err(CoreError::IdempotencyConflict {
@@ -295,11 +293,12 @@ impl Registry {
                         existing: n,
                     });
                 }
-                remember(conn, by)?;
                 return Ok(Issued::Existing(Box::new(certificate_by_number(conn, &n)?)));
             }
-            let replaced = certificate_to_replace(conn, &command, starts)?;
-            upsert_companies(conn, &command, now)?;
+            let in_force: Vec<&CertificateRow> =
+                rows.iter().filter(|r| r.main_kvk == kvk).collect();
+            let replaced = certificate_to_replace(conn, &command, starts, &in_force)?;
+            let holder = upsert_companies(conn, &command, now)?;
 
             let placeholder = format!("~{}/{}", cb.as_str(), command.cb_reference.as_str());
             let id: i64 = diesel::insert_into(certificates::table)
@@ -310,54 +309,54 @@ impl Registry {
                     cb_reference: command.cb_reference.as_str(),
                     fingerprint: &fingerprint,
                     main_kvk: kvk,
-                    replaces_id: None,
+                    replaces_id: replaced.as_ref().map(|(old_id, _)| *old_id),
                     issued_at: to_db(now),
                     ends_at: to_db(period.ends_at()),
                 })
                 .returning(certificates::id)
                 .get_result(conn)?;
             let n = CertificateNumber::assign(&self.rules.number_prefix, date_at(now).year(), id);
-            let replaced_id = match &replaced {
-                Some(r) => Some(certificate_row(conn, r.number())?.id),
-                None => None,
-            };
             diesel::update(certificates::table.find(id))
-                .set((
-                    certificates::number.eq(n.as_str()),
-                    certificates::replaces_id.eq(replaced_id),
-                ))
+                .set(certificates::number.eq(n.as_str()))
                 .execute(conn)?;
             diesel::insert_into(periods::table)
                 .values(PeriodRow::new(id, &period))
                 .execute(conn)?;
-            let covered: Vec<CoverageRow> = std::iter::once(CoverageRow {
-                certificate_id: id,
-                kvk_number: kvk.to_owned(),
-                is_main: true,
-            })
-            .chain(command.subsidiaries.iter().map(|s| CoverageRow {
-                certificate_id: id,
-                kvk_number: s.kvk_number.as_str().to_owned(),
-                is_main: false,
-            }))
-            .collect();
+            let mut covered = vec![Covered {
+                kvk_number: command.holder.kvk_number.clone(),
+                name: command.holder.name.clone(),
+                main_applicant: true,
+            }];
+            covered.extend(command.subsidiaries.iter().map(|s| Covered {
+                kvk_number: s.kvk_number.clone(),
+                name: s.name.clone(),
+                main_applicant: false,
+            }));
             // One row at a time: batch inserts do not compile on the multi-backend.
-            for row in &covered {
+            for c in &covered {
                 diesel::insert_into(coverage::table)
-                    .values(row)
+                    .values(CoverageRow {
+                        certificate_id: id,
+                        kvk_number: c.kvk_number.as_str().to_owned(),
+                        is_main: c.main_applicant,
+                    })
                     .execute(conn)?;
             }
-            remember(conn, by)?;
+            covered.sort_by(|a, b| {
+                b.main_applicant
+                    .cmp(&a.main_applicant)
+                    .then(a.kvk_number.cmp(&b.kvk_number))
+            });
 
-            if let (Some(old), Some(old_id)) = (&replaced, replaced_id) {
-                diesel::update(certificates::table.find(old_id))
+            if let Some((old_id, old)) = &replaced {
+                diesel::update(certificates::table.find(*old_id))
                     .set(certificates::closed_at.eq(Some(to_db(starts))))
                     .execute(conn)?;
                 event_log::append(
                     conn,
                     event_log::NewEvent {
                         kind: EventKind::Superseded,
-                        certificate_id: Some(old_id),
+                        certificate_id: Some(*old_id),
                         cb: Some(&old.history.certification_body),
                         effective_at: starts,
                         recorded_at: now,
@@ -384,7 +383,22 @@ impl Registry {
                     provenance: Some(by),
                 },
             )?;
-            Ok(Issued::Created(Box::new(certificate_by_number(conn, &n)?)))
+            // What was just written, without reading it back.
+            Ok(Issued::Created(Box::new(Certificate {
+                scheme: self.rules.scheme,
+                cb_reference: command.cb_reference.clone(),
+                holder,
+                covered,
+                replaces: command.replaces.clone(),
+                issued_at: now,
+                history: CertificateHistory {
+                    number: n,
+                    certification_body: cb.clone(),
+                    main_applicant: command.holder.kvk_number.clone(),
+                    periods: vec![period.clone()],
+                    standing_changes: Vec::new(),
+                },
+            })))
         })
     }
 
@@ -410,7 +424,6 @@ impl Registry {
             ensure_open(&certificate)?;
             let last = certificate.history.periods.last();
             if last == Some(&period) {
-                remember(conn, by)?;
                 return Ok(certificate);
             }
             if let Some(last) = last
@@ -430,7 +443,6 @@ impl Registry {
             diesel::update(certificates::table.find(row.id))
                 .set(certificates::ends_at.eq(to_db(period.ends_at())))
                 .execute(conn)?;
-            remember(conn, by)?;
             let detail = PeriodDetail {
                 cb_reference: None,
                 main_applicant: None,
@@ -547,7 +559,6 @@ impl Registry {
                     .set(certificates::closed_at.eq(Some(to_db(effective_at))))
                     .execute(conn)?;
             }
-            remember(conn, by)?;
             let cb = certificate.history.certification_body.clone();
             event_log::append(
                 conn,

@@ -7,6 +7,7 @@ mod event_log;
 mod lifecycle;
 mod queries;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::CoreError;
@@ -25,6 +26,9 @@ pub struct Registry {
     pool: Pool,
     rules: SchemeRules,
     backend: Backend,
+    /// SQLite has one writer at a time: writers of this process queue here, in
+    /// order, rather than poll the file lock with growing sleeps.
+    sqlite_writer: Arc<Mutex<()>>,
 }
 
 /// How many times a command that lost a race to a concurrent write is tried.
@@ -50,6 +54,7 @@ impl Registry {
             pool,
             rules,
             backend: url.backend(),
+            sqlite_writer: Arc::new(Mutex::new(())),
         })
     }
 
@@ -88,6 +93,15 @@ impl Registry {
         &self,
         mut command: impl FnMut(&mut AnyConnection) -> Result<T, CoreError>,
     ) -> Result<T, CoreError> {
+        // Queue before taking a connection, so waiting writers hold none.
+        let _turn = match self.backend {
+            Backend::Sqlite => Some(
+                self.sqlite_writer
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            ),
+            Backend::Postgres => None,
+        };
         let mut conn = self.conn()?;
         let mut attempt = 1;
         loop {

@@ -353,6 +353,47 @@ impl AnyConnection {
     }
 }
 
+/// How much of a known company an upsert overwrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CompanyUpdate {
+    /// Every public fact: the company is a certificate's main applicant.
+    All,
+    /// Only its name: the company is listed as a subsidiary.
+    Name,
+}
+
+/// Inserts or updates a company in one statement (`ON CONFLICT`), which diesel
+/// builds per backend: the multi-backend connection has no upsert.
+macro_rules! upsert_company_on {
+    ($conn:expr, $row:expr, $update:expr) => {{
+        use schema::companies::dsl as c;
+        let insert = diesel::insert_into(c::companies)
+            .values($row)
+            .on_conflict(c::kvk_number)
+            .do_update();
+        match $update {
+            CompanyUpdate::All => insert.set($row).execute($conn),
+            CompanyUpdate::Name => insert
+                .set((c::name.eq(&$row.name), c::updated_at.eq($row.updated_at)))
+                .execute($conn),
+        }
+    }};
+}
+
+impl AnyConnection {
+    pub(crate) fn upsert_company(
+        &mut self,
+        row: &rows::CompanyRow,
+        update: CompanyUpdate,
+    ) -> QueryResult<()> {
+        match self {
+            AnyConnection::Postgresql(conn) => upsert_company_on!(conn, row, update),
+            AnyConnection::Sqlite(conn) => upsert_company_on!(conn, row, update),
+        }
+        .map(|_| ())
+    }
+}
+
 /// Whether a database error means the database is gone rather than the query wrong.
 pub fn is_unavailable(error: &DieselError) -> bool {
     matches!(
