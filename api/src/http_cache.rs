@@ -1,9 +1,15 @@
 //! HTTP caching for reads: every `GET` answer carries an `ETag` (a digest of the
 //! representation) and `Cache-Control`; `If-None-Match` with a current tag
-//! answers `304 Not Modified` without a body.
+//! answers `304 Not Modified` without a body. The middleware does it for every
+//! route; a handler whose answer holds the time of answering (`checked_at`)
+//! tags the rest of the answer itself.
 
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -31,33 +37,78 @@ fn matches(req: &HttpRequest, etag: &str) -> bool {
         .any(|t| t == etag || t == "*")
 }
 
-/// A `200` JSON answer with `ETag` and `Cache-Control`, or `304` when the client
-/// has it already. The tag is computed over `basis` when given (to leave out
-/// `checked_at`), else over the body.
-pub fn json(req: &HttpRequest, body: &impl Serialize, basis: Option<&[u8]>) -> Result<HttpResponse, Problem> {
-    json_with(req, HttpResponse::Ok(), body, basis)
-}
-
-/// As [`json`], with a response builder that already carries headers (`Link`).
-pub fn json_with(
+/// A `200` JSON answer tagged by `basis` (the answer without the time of
+/// answering), or `304` when the client has it already.
+pub fn json(
     req: &HttpRequest,
-    mut response: actix_web::HttpResponseBuilder,
     body: &impl Serialize,
-    basis: Option<&[u8]>,
+    basis: &[u8],
 ) -> Result<HttpResponse, Problem> {
     let bytes = serde_json::to_vec(body).map_err(|e| {
         tracing::error!(error = %e, "cannot serialise a response");
         Problem::internal()
     })?;
-    let etag = etag_of(basis.unwrap_or(&bytes));
-    response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL)));
+    let mut response = HttpResponse::Ok();
+    let etag = etag_of(basis);
+    response.insert_header((
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    ));
     if let Ok(value) = HeaderValue::from_str(&etag) {
         response.insert_header((header::ETAG, value));
     }
     if matches(req, &etag) {
-        return Ok(response.status(actix_web::http::StatusCode::NOT_MODIFIED).finish());
+        return Ok(response
+            .status(actix_web::http::StatusCode::NOT_MODIFIED)
+            .finish());
     }
     Ok(response.content_type("application/json").body(bytes))
+}
+
+/// Tags every successful `GET` answer that has no tag yet, and answers `304`
+/// when `If-None-Match` names the tag.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let cacheable = req.method() == Method::GET;
+    let response = next.call(req).await?.map_into_boxed_body();
+    if !cacheable
+        || response.status() != StatusCode::OK
+        || response.headers().contains_key(header::ETAG)
+    {
+        return Ok(response);
+    }
+    let (request, response) = response.into_parts();
+    let (mut head, body) = response.into_parts();
+    let bytes = match actix_web::body::to_bytes(body).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return Ok(ServiceResponse::new(
+                request,
+                Problem::internal().error_response(),
+            ));
+        }
+    };
+    let etag = etag_of(&bytes);
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        head.headers_mut().insert(header::ETAG, value);
+    }
+    if !head.headers().contains_key(header::CACHE_CONTROL) {
+        head.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(CACHE_CONTROL),
+        );
+    }
+    let response = if matches(&request, &etag) {
+        let mut not_modified = head.set_body(BoxBody::new(()));
+        *not_modified.status_mut() = StatusCode::NOT_MODIFIED;
+        not_modified.headers_mut().remove(header::CONTENT_TYPE);
+        not_modified
+    } else {
+        head.set_body(BoxBody::new(bytes))
+    };
+    Ok(ServiceResponse::new(request, response))
 }
 
 #[cfg(test)]
@@ -68,11 +119,20 @@ mod tests {
     #[test]
     fn if_none_match_lists_and_weak_tags_are_understood() {
         let tag = etag_of(b"x");
-        for header in [tag.clone(), format!("\"other\", {tag}"), format!("W/{tag}"), "*".into()] {
-            let req = TestRequest::default().insert_header((header::IF_NONE_MATCH, header.clone())).to_http_request();
+        for header in [
+            tag.clone(),
+            format!("\"other\", {tag}"),
+            format!("W/{tag}"),
+            "*".into(),
+        ] {
+            let req = TestRequest::default()
+                .insert_header((header::IF_NONE_MATCH, header.clone()))
+                .to_http_request();
             assert!(matches(&req, &tag), "{header}");
         }
-        let req = TestRequest::default().insert_header((header::IF_NONE_MATCH, "\"nope\"")).to_http_request();
+        let req = TestRequest::default()
+            .insert_header((header::IF_NONE_MATCH, "\"nope\""))
+            .to_http_request();
         assert!(!matches(&req, &tag));
         assert_ne!(etag_of(b"x"), etag_of(b"y"));
     }

@@ -5,6 +5,7 @@ pub mod cb_tool;
 pub mod config;
 pub mod expiry;
 pub mod extract;
+pub mod http_cache;
 pub mod keys;
 pub mod metrics;
 pub mod paging;

@@ -13,7 +13,7 @@ use registry_core::{Registry, SchemeRules, StorageError};
 use crate::config::Config;
 use crate::metrics::{self, Metrics};
 use crate::routes::{
-    self, admin, certificates, certification_bodies, companies, events, health, resource,
+    self, admin, certificates, certification_bodies, companies, events, health, resource, status,
 };
 use crate::state::AppState;
 
@@ -121,11 +121,14 @@ pub fn run(
             .app_data(metrics.clone())
             .app_data(crate::extract::query_config())
             .app_data(crate::extract::json_config())
+            .wrap(from_fn(crate::http_cache::middleware))
             .wrap(from_fn(metrics::observe))
             .service(resource("/healthz").route(web::get().to(health::healthz)))
             .service(resource("/readyz").route(web::get().to(health::readyz)))
             .service(resource("/metrics").route(web::get().to(health::metrics)))
             .service(resource("/v1/companies").route(web::get().to(companies::list)))
+            .service(resource("/v1/companies/{kvk}/status").route(web::get().to(status::one)))
+            .service(resource("/v1/status/batch").route(web::post().to(status::batch)))
             .service(resource("/v1/certificates").route(web::post().to(certificates::issue)))
             .service(resource("/v1/certificates/{number}").route(web::get().to(certificates::get)))
             .service(

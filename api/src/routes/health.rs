@@ -31,6 +31,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem>
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(state: web::Data<AppState>, metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .insert_header(ContentType(
             "text/plain; version=0.0.4; charset=utf-8"
                 .parse()

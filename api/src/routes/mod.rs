@@ -6,6 +6,7 @@ pub mod certification_bodies;
 pub mod companies;
 pub mod events;
 pub mod health;
+pub mod status;
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 

@@ -18,48 +18,77 @@ pub const MAX_BATCH: usize = 1000;
 
 /// `on`: a date (the start of that day in Europe/Amsterdam) or an RFC 3339 instant.
 fn parse_on(raw: &str) -> Option<DateTime<Utc>> {
-    parse_date(raw).map(start_of_day).or_else(|| parse_instant(raw))
+    parse_date(raw)
+        .map(start_of_day)
+        .or_else(|| parse_instant(raw))
 }
 
 /// `until`: a date (up to the end of that day in Europe/Amsterdam) or an RFC
 /// 3339 instant; the interval ends just before it.
 fn parse_until(raw: &str) -> Option<DateTime<Utc>> {
-    parse_date(raw).map(end_of_day).or_else(|| parse_instant(raw))
+    parse_date(raw)
+        .map(end_of_day)
+        .or_else(|| parse_instant(raw))
 }
 
 fn parse_date(raw: &str) -> Option<NaiveDate> {
-    (raw.len() == 10).then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok()).flatten()
+    (raw.len() == 10)
+        .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
+        .flatten()
 }
 
 fn parse_instant(raw: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(raw).ok().map(|t| registry_core::time::truncate(t.with_timezone(&Utc)))
+    DateTime::parse_from_rfc3339(raw)
+        .ok()
+        .map(|t| registry_core::time::truncate(t.with_timezone(&Utc)))
 }
 
 /// The question, read from `on`, `until` and `level_min`; each fault names its
 /// parameter (as `field`, or as a member of a batch body).
-pub fn question(on: Option<&str>, until: Option<&str>, level_min: Option<&str>) -> Result<StatusQuery, Vec<FieldError>> {
+pub fn question(
+    on: Option<&str>,
+    until: Option<&str>,
+    level_min: Option<&str>,
+) -> Result<StatusQuery, Vec<FieldError>> {
     let mut faults = Vec::new();
     let on = match on {
         None => Some(registry_core::time::now()),
         Some(raw) => parse_on(raw).or_else(|| {
-            faults.push(FieldError::new("on", "must be a date (YYYY-MM-DD) or an RFC 3339 instant"));
+            faults.push(FieldError::new(
+                "on",
+                "must be a date (YYYY-MM-DD) or an RFC 3339 instant",
+            ));
             None
         }),
     };
     let until = until.and_then(|raw| {
         parse_until(raw).or_else(|| {
-            faults.push(FieldError::new("until", "must be a date (YYYY-MM-DD) or an RFC 3339 instant"));
+            faults.push(FieldError::new(
+                "until",
+                "must be a date (YYYY-MM-DD) or an RFC 3339 instant",
+            ));
             None
         })
     });
-    let level_min = level_min.and_then(|raw| Level::parse(raw).map_err(|e| faults.push(e.at("level_min"))).ok());
+    let level_min = level_min.and_then(|raw| {
+        Level::parse(raw)
+            .map_err(|e| faults.push(e.at("level_min")))
+            .ok()
+    });
     if let (Some(on), Some(until)) = (on, until) {
-        if until < on {
-            faults.push(FieldError::new("until", "must not be before on"));
+        if until <= on {
+            faults.push(FieldError::new(
+                "until",
+                "must be after on (a date for until includes that whole day)",
+            ));
         }
     }
     match on {
-        Some(on) if faults.is_empty() => Ok(StatusQuery { on, until: until.map(IntervalEnd::Exclusive), level_min }),
+        Some(on) if faults.is_empty() => Ok(StatusQuery {
+            on,
+            until: until.map(IntervalEnd::Exclusive),
+            level_min,
+        }),
         _ => Err(faults),
     }
 }
@@ -127,16 +156,26 @@ fn parameters(faults: Vec<FieldError>) -> Problem {
 
 /// `GET /v1/companies/{kvk}/status`: an unknown, well-formed KvK number is `200`
 /// and `not_certified`.
-pub async fn one(req: HttpRequest, path: web::Path<String>, params: web::Query<StatusParams>, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+pub async fn one(
+    req: HttpRequest,
+    path: web::Path<String>,
+    params: web::Query<StatusParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
     let kvk = KvkNumber::parse(&path).map_err(|e| Problem::parameter("kvk", e.0))?;
-    let query = question(params.on.as_deref(), params.until.as_deref(), params.level_min.as_deref()).map_err(parameters)?;
+    let query = question(
+        params.on.as_deref(),
+        params.until.as_deref(),
+        params.level_min.as_deref(),
+    )
+    .map_err(parameters)?;
     let registry = state.registry.clone();
     let target = kvk.clone();
     let answer = blocking(move || registry.company_status(&target, &query)).await?;
     let mut view = StatusView::new(&kvk, &query, answer, "");
     let basis = serde_json::to_vec(&view).unwrap_or_default();
     view.checked_at = instant(registry_core::time::now());
-    http_cache::json(&req, &view, Some(&basis))
+    http_cache::json(&req, &view, &basis)
 }
 
 /// The body of `POST /v1/status/batch`.
@@ -152,19 +191,33 @@ pub struct BatchRequest {
 /// `POST /v1/status/batch`: up to 1,000 KvK numbers, one answer each, in the
 /// order asked (duplicates answered each time), read in a bounded number of
 /// database queries.
-pub async fn batch(body: web::Json<BatchRequest>, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+pub async fn batch(
+    body: web::Json<BatchRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
     let body = body.into_inner();
     let mut faults = Vec::new();
     if body.kvk_numbers.len() > MAX_BATCH {
-        faults.push(FieldError::new("kvk_numbers", format!("must list at most {MAX_BATCH} KvK numbers")));
+        faults.push(FieldError::new(
+            "kvk_numbers",
+            format!("must list at most {MAX_BATCH} KvK numbers"),
+        ));
     }
     let kvks: Vec<KvkNumber> = body
         .kvk_numbers
         .iter()
         .enumerate()
-        .filter_map(|(i, k)| KvkNumber::parse(k).map_err(|e| faults.push(e.at(format!("kvk_numbers[{i}]")))).ok())
+        .filter_map(|(i, k)| {
+            KvkNumber::parse(k)
+                .map_err(|e| faults.push(e.at(format!("kvk_numbers[{i}]"))))
+                .ok()
+        })
         .collect();
-    let query = question(body.on.as_deref(), body.until.as_deref(), body.level_min.as_deref());
+    let query = question(
+        body.on.as_deref(),
+        body.until.as_deref(),
+        body.level_min.as_deref(),
+    );
     let query = match query {
         Ok(q) if faults.is_empty() => q,
         Ok(_) => return Err(Problem::validation(faults)),
@@ -193,13 +246,30 @@ mod tests {
     fn dates_and_instants_are_read_as_the_api_says() {
         let q = question(Some("2026-06-01"), Some("2027-05-31"), Some("trede_2")).expect("valid");
         assert_eq!(instant(q.on), "2026-05-31T22:00:00Z");
-        assert_eq!(q.until, Some(IntervalEnd::Exclusive(start_of_day(NaiveDate::from_ymd_opt(2027, 6, 1).expect("date")))));
+        assert_eq!(
+            q.until,
+            Some(IntervalEnd::Exclusive(start_of_day(
+                NaiveDate::from_ymd_opt(2027, 6, 1).expect("date")
+            )))
+        );
         let q = question(Some("2026-06-01T12:00:00+02:00"), None, None).expect("instant");
         assert_eq!(instant(q.on), "2026-06-01T10:00:00Z");
-        let fields = |r: Result<StatusQuery, Vec<FieldError>>| r.err().unwrap_or_default().into_iter().map(|f| f.field).collect::<Vec<_>>();
+        let fields = |r: Result<StatusQuery, Vec<FieldError>>| {
+            r.err()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|f| f.field)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(fields(question(Some("2026-13-01"), None, None)), ["on"]);
-        assert_eq!(fields(question(Some("2026-06-01"), Some("2026-05-01"), None)), ["until"]);
-        assert_eq!(fields(question(None, Some("soon"), Some("gold"))), ["until", "level_min"]);
+        assert_eq!(
+            fields(question(Some("2026-06-01"), Some("2026-05-01"), None)),
+            ["until"]
+        );
+        assert_eq!(
+            fields(question(None, Some("soon"), Some("gold"))),
+            ["until", "level_min"]
+        );
         // The same day for on and until asks about that whole day.
         assert!(question(Some("2026-06-01"), Some("2026-06-01"), None).is_ok());
     }
