@@ -41,10 +41,10 @@ pub fn free_port() -> u16 {
 /// Waits until `GET /readyz` answers 200 (at most 60 s).
 pub async fn wait_ready(http: &reqwest::Client, base: &str) {
     for _ in 0..600 {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
-            if r.status() == 200 {
-                return;
-            }
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+            && r.status() == 200
+        {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -75,13 +75,13 @@ pub fn question(
             .map_err(|e| faults.push(e.at("level_min")))
             .ok()
     });
-    if let (Some(on), Some(until)) = (on, until) {
-        if until <= on {
-            faults.push(FieldError::new(
-                "until",
-                "must be after on (a date for until includes that whole day)",
-            ));
-        }
+    if let (Some(on), Some(until)) = (on, until)
+        && until <= on
+    {
+        faults.push(FieldError::new(
+            "until",
+            "must be after on (a date for until includes that whole day)",
+        ));
     }
     match on {
         Some(on) if faults.is_empty() => Ok(StatusQuery {

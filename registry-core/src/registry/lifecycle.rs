@@ -511,13 +511,14 @@ impl Registry {
         if !faults.is_empty() {
             return Err(CoreError::Validation(faults));
         }
-        let now = time::now();
-        let effective_at = command.effective_at.map(time::truncate).unwrap_or(now);
-
         self.write(|conn| {
             admit(conn, by)?;
             let row = certificate_row(conn, &command.number)?;
             conn.lock_company(&row.main_kvk)?;
+            // Taken under the lock, so that concurrent changes that default to
+            // "now" take effect in the order they are recorded.
+            let now = time::now();
+            let effective_at = command.effective_at.map(time::truncate).unwrap_or(now);
             let certificate = certificate_by_number(conn, &command.number)?;
             if let Actor::CertificationBody(cb) = &by.actor
                 && &certificate.history.certification_body != cb
