@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod paging;
 pub mod payload;
 pub mod problem;
+pub mod query;
 pub mod routes;
 pub mod signed_request;
 pub mod startup;

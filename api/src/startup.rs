@@ -127,9 +127,14 @@ pub fn run(
             .service(resource("/readyz").route(web::get().to(health::readyz)))
             .service(resource("/metrics").route(web::get().to(health::metrics)))
             .service(resource("/v1/companies").route(web::get().to(companies::list)))
+            .service(resource("/v1/companies/{kvk}").route(web::get().to(companies::get)))
             .service(resource("/v1/companies/{kvk}/status").route(web::get().to(status::one)))
             .service(resource("/v1/status/batch").route(web::post().to(status::batch)))
-            .service(resource("/v1/certificates").route(web::post().to(certificates::issue)))
+            .service(
+                resource("/v1/certificates")
+                    .route(web::get().to(certificates::list))
+                    .route(web::post().to(certificates::issue)),
+            )
             .service(resource("/v1/certificates/{number}").route(web::get().to(certificates::get)))
             .service(
                 resource("/v1/certificates/{number}/events")

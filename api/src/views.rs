@@ -236,3 +236,72 @@ impl From<registry_core::CertificationBody> for CertificationBodyView {
         }
     }
 }
+
+/// A company's standing on the day asked about (now, or `valid_on`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StandingView {
+    /// `active`, `suspended`, `revoked`, `expired`, `not_yet_valid` or `not_certified`.
+    pub status: String,
+    pub certified: bool,
+    pub level: Option<String>,
+    pub pso30plus: bool,
+    pub certificate_number: Option<String>,
+    pub certification_body: Option<String>,
+    /// The end (exclusive) of the period in effect.
+    pub valid_until: Option<chrono::NaiveDate>,
+}
+
+impl From<registry_core::StatusAnswer> for StandingView {
+    fn from(a: registry_core::StatusAnswer) -> Self {
+        Self {
+            status: a.status.as_str().to_owned(),
+            certified: a.certified,
+            level: a.level.map(|l| l.as_str().to_owned()),
+            pso30plus: a.pso30plus,
+            certificate_number: a.certificate_number.map(String::from),
+            certification_body: a.certification_body.map(String::from),
+            valid_until: a.valid_until,
+        }
+    }
+}
+
+/// A company found by a search, with its standing.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CompanyHitView {
+    #[serde(flatten)]
+    pub company: CompanyView,
+    pub standing: StandingView,
+}
+
+impl From<registry_core::CompanyHit> for CompanyHitView {
+    fn from(h: registry_core::CompanyHit) -> Self {
+        Self {
+            company: CompanyView::from(h.company),
+            standing: StandingView::from(h.standing),
+        }
+    }
+}
+
+/// One company, its standing now, and every certificate that covers it, the one
+/// that speaks for it first.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CompanyDetailView {
+    #[serde(flatten)]
+    pub company: CompanyView,
+    pub standing: StandingView,
+    pub certificates: Vec<CertificateView>,
+}
+
+impl CompanyDetailView {
+    pub fn new(
+        company: Company,
+        standing: registry_core::StatusAnswer,
+        certificates: Vec<CertificateView>,
+    ) -> Self {
+        Self {
+            company: CompanyView::from(company),
+            standing: StandingView::from(standing),
+            certificates,
+        }
+    }
+}

@@ -14,6 +14,7 @@ pub mod registry;
 pub mod scheme;
 pub mod status;
 pub mod storage;
+pub mod text;
 pub mod time;
 pub mod validation;
 
@@ -32,8 +33,9 @@ pub use event::{Actor, Event, EventKind, Provenance, RequestId, SignedRequest};
 pub use level::Level;
 pub use period::{HandbookVersion, Period, PeriodDraft, Score};
 pub use registry::{
-    Accredit, Certificate, CertificationBodyChange, ChangeStanding, CompanyCursor, CompanyPage,
-    Covered, IssueCertificate, Issued, KeyChanges, PoolState, Registry, RenewCertificate,
+    Accredit, Certificate, CertificationBodyChange, ChangeStanding, CompanyHit, Covered,
+    IssueCertificate, Issued, KeyChanges, PoolState, Registry, RenewCertificate, SearchCursor,
+    SearchFilter, SearchPage, SearchStatus,
 };
 pub use scheme::{Scheme, SchemeRules};
 pub use status::{CompanyStatus, IntervalEnd, StatusAnswer, StatusQuery};

@@ -693,11 +693,30 @@ fn companies_page_by_name_with_a_keyset_cursor(f: &Fixture) {
             ),
         );
     }
+    let filter = SearchFilter {
+        q: None,
+        kvk: None,
+        city: None,
+        province: None,
+        sbi: None,
+        level_min: None,
+        pso30plus: None,
+        status: SearchStatus::Any,
+        certification_body: None,
+        at: Utc::now(),
+    };
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = f.registry.companies(cursor.as_ref(), 3).expect("page");
-        seen.extend(page.items.iter().map(|c| c.kvk_number.as_str().to_owned()));
+        let page = f
+            .registry
+            .search_companies(&filter, cursor.as_ref(), 3)
+            .expect("page");
+        seen.extend(
+            page.items
+                .iter()
+                .map(|h| h.company.kvk_number.as_str().to_owned()),
+        );
         match page.next {
             Some(next) => cursor = Some(next),
             None => break,

@@ -6,8 +6,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use registry_core::{CertificateNumber, Issued, Standing};
 
 use super::blocking;
+use super::companies::{SEARCH_PARAMETERS, page_response, search_filter, search_page};
 use crate::payload::{self, prefix_core_error};
 use crate::problem::Problem;
+use crate::query::Params;
 use crate::signed_request::{self, Act};
 use crate::state::AppState;
 use crate::views::{CertificateView, EventView};
@@ -119,11 +121,26 @@ pub async fn revoke(
     change_standing(req, path, body, state, Act::Revoke, Standing::Revoked).await
 }
 
+/// `GET /v1/certificates`: search certificates with the companies' filters;
+/// `status` is the certificate's own (it may also be `superseded`).
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let params = Params::parse(&req, &SEARCH_PARAMETERS)?;
+    let filter = search_filter(&params)?;
+    let (limit, after) = search_page(&params)?;
+    let registry = state.registry.clone();
+    let page =
+        blocking(move || registry.search_certificates(&filter, after.as_ref(), limit)).await?;
+    let items: Vec<CertificateView> = page.items.into_iter().map(render).collect();
+    Ok(page_response(&req, items, page.next, limit))
+}
+
 /// `GET /v1/certificates/{number}`.
 pub async fn get(
+    req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
+    Params::parse(&req, &[])?;
     let n = number(&path)?;
     let registry = state.registry.clone();
     let certificate = blocking(move || registry.certificate(&n)).await?;
@@ -132,9 +149,11 @@ pub async fn get(
 
 /// `GET /v1/certificates/{number}/events`: oldest first, each with its evidence.
 pub async fn events(
+    req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
+    Params::parse(&req, &[])?;
     let n = number(&path)?;
     let registry = state.registry.clone();
     let events = blocking(move || registry.certificate_events(&n)).await?;

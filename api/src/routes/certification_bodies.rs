@@ -1,14 +1,16 @@
 //! `GET /v1/certification-bodies[/{id}]`: accreditation and public keys.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use registry_core::CbId;
 
 use super::blocking;
 use crate::problem::Problem;
+use crate::query::Params;
 use crate::state::AppState;
 use crate::views::CertificationBodyView;
 
-pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    Params::parse(&req, &[])?;
     let registry = state.registry.clone();
     let bodies = blocking(move || registry.certification_bodies()).await?;
     let items: Vec<CertificationBodyView> = bodies
@@ -19,9 +21,11 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
 }
 
 pub async fn get(
+    req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
+    Params::parse(&req, &[])?;
     let id = CbId::parse(&path).map_err(|e| Problem::parameter("id", e.0))?;
     let registry = state.registry.clone();
     let body = blocking(move || registry.certification_body(&id)).await?;

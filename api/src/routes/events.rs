@@ -2,30 +2,21 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
 
 use super::blocking;
 use crate::paging;
 use crate::problem::Problem;
+use crate::query::Params;
 use crate::state::AppState;
 use crate::views::EventView;
-
-#[derive(Debug, Deserialize)]
-pub struct FeedParams {
-    after: Option<String>,
-    limit: Option<String>,
-}
 
 /// Events with `seq` greater than `after` (default 0), in `seq` order, at most
 /// `limit`. `next_after` is the `after` to ask next; a `Link` to it comes while
 /// pages are full.
-pub async fn feed(
-    req: HttpRequest,
-    params: web::Query<FeedParams>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, Problem> {
-    let limit = paging::limit(params.limit.as_deref())?;
-    let after = match params.after.as_deref() {
+pub async fn feed(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let params = Params::parse(&req, &["after", "limit"])?;
+    let limit = paging::limit(params.get("limit"))?;
+    let after = match params.get("after") {
         None => 0,
         Some(raw) => raw.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
             Problem::parameter(

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::blocking;
 use crate::http_cache;
 use crate::problem::Problem;
+use crate::query::Params;
 use crate::state::AppState;
 use crate::views::instant;
 
@@ -141,13 +142,6 @@ impl StatusView {
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct StatusParams {
-    on: Option<String>,
-    until: Option<String>,
-    level_min: Option<String>,
-}
-
 fn parameters(faults: Vec<FieldError>) -> Problem {
     let mut problem = Problem::parameter(&faults[0].field, faults[0].message.clone());
     problem.errors = faults;
@@ -159,14 +153,14 @@ fn parameters(faults: Vec<FieldError>) -> Problem {
 pub async fn one(
     req: HttpRequest,
     path: web::Path<String>,
-    params: web::Query<StatusParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let kvk = KvkNumber::parse(&path).map_err(|e| Problem::parameter("kvk", e.0))?;
+    let params = Params::parse(&req, &["on", "until", "level_min"])?;
     let query = question(
-        params.on.as_deref(),
-        params.until.as_deref(),
-        params.level_min.as_deref(),
+        params.get("on"),
+        params.get("until"),
+        params.get("level_min"),
     )
     .map_err(parameters)?;
     let registry = state.registry.clone();

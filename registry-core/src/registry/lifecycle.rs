@@ -15,7 +15,7 @@ use crate::certificate::{
     CbReference, CertificateHistory, CertificateNumber, CertificateStatus, Standing,
 };
 use crate::certification_body::CbId;
-use crate::company::{Holder, Subsidiary, check_coverage};
+use crate::company::{Holder, KvkNumber, Name, Province, SbiCode, Subsidiary, check_coverage};
 use crate::error::CoreError;
 use crate::event::{Actor, EventKind, Provenance};
 use crate::period::{Period, PeriodDraft};
@@ -23,8 +23,10 @@ use crate::status::certificate_state_at;
 use crate::storage::rows::{
     CertificateRow, Company, CompanyRow, CoverageRow, NewCertificateRow, PeriodRow, from_db, to_db,
 };
-use crate::storage::schema::{certificates, coverage, periods};
+use crate::storage::schema::{certificates, company_sbi, coverage, periods};
+use crate::storage::text_search;
 use crate::storage::{AnyConnection, CompanyUpdate};
+use crate::text;
 use crate::time::{self, date_at};
 use crate::validation::{Faults, FieldError};
 
@@ -144,35 +146,65 @@ fn ensure_open(certificate: &Certificate) -> Result<(), CoreError> {
     Ok(())
 }
 
-/// Writes the holder's public facts and the subsidiaries' names (the latest
-/// issuance knows them best); returns the holder as the register now shows it.
+/// A company row as written, with what search and ordering need.
+fn company_row(
+    kvk: &KvkNumber,
+    name: &Name,
+    trade_names: &[Name],
+    city: Option<&Name>,
+    province: Option<Province>,
+    sbi_codes: &[SbiCode],
+    now: DateTime<Utc>,
+) -> Result<CompanyRow, CoreError> {
+    let names = std::iter::once(name.as_str()).chain(trade_names.iter().map(Name::as_str));
+    Ok(CompanyRow {
+        kvk_number: kvk.as_str().to_owned(),
+        name: name.as_str().to_owned(),
+        trade_names: serde_json::to_string(trade_names)?,
+        city: city.map(|c| c.as_str().to_owned()),
+        province: province.map(|p| p.name().to_owned()),
+        sbi_codes: serde_json::to_string(sbi_codes)?,
+        updated_at: to_db(now),
+        sort_name: text::sort_key(name.as_str()),
+        city_key: city.map(|c| text::fold(c.as_str())),
+        search_text: text::search_text(names),
+    })
+}
+
+/// Writes the holder's public facts (with its search words and SBI codes) and
+/// the subsidiaries' names (the latest issuance knows them best); returns the
+/// holder as the register now shows it.
 fn upsert_companies(
     conn: &mut AnyConnection,
     command: &IssueCertificate,
     now: DateTime<Utc>,
 ) -> Result<Company, CoreError> {
     let h = &command.holder;
-    let holder = CompanyRow {
-        kvk_number: h.kvk_number.as_str().to_owned(),
-        name: h.name.as_str().to_owned(),
-        trade_names: serde_json::to_string(&h.trade_names)?,
-        city: h.city.as_ref().map(|c| c.as_str().to_owned()),
-        province: h.province.map(|p| p.name().to_owned()),
-        sbi_codes: serde_json::to_string(&h.sbi_codes)?,
-        updated_at: to_db(now),
-    };
+    let holder = company_row(
+        &h.kvk_number,
+        &h.name,
+        &h.trade_names,
+        h.city.as_ref(),
+        h.province,
+        &h.sbi_codes,
+        now,
+    )?;
     conn.upsert_company(&holder, CompanyUpdate::All)?;
+    text_search::index_company(conn, &holder.kvk_number, &holder.search_text)?;
+    diesel::delete(company_sbi::table.filter(company_sbi::kvk_number.eq(h.kvk_number.as_str())))
+        .execute(conn)?;
+    for code in &h.sbi_codes {
+        diesel::insert_into(company_sbi::table)
+            .values((
+                company_sbi::sbi_code.eq(code.as_str()),
+                company_sbi::kvk_number.eq(h.kvk_number.as_str()),
+            ))
+            .execute(conn)?;
+    }
     for s in &command.subsidiaries {
-        let row = CompanyRow {
-            kvk_number: s.kvk_number.as_str().to_owned(),
-            name: s.name.as_str().to_owned(),
-            trade_names: "[]".into(),
-            city: None,
-            province: None,
-            sbi_codes: "[]".into(),
-            updated_at: to_db(now),
-        };
+        let row = company_row(&s.kvk_number, &s.name, &[], None, None, &[], now)?;
         conn.upsert_company(&row, CompanyUpdate::Name)?;
+        text_search::index_company(conn, &row.kvk_number, &row.search_text)?;
     }
     Ok(Company {
         kvk_number: h.kvk_number.clone(),
@@ -312,6 +344,7 @@ impl Registry {
                     replaces_id: replaced.as_ref().map(|(old_id, _)| *old_id),
                     issued_at: to_db(now),
                     ends_at: to_db(period.ends_at()),
+                    starts_at: to_db(starts),
                 })
                 .returning(certificates::id)
                 .get_result(conn)?;

@@ -6,6 +6,7 @@ mod certification_bodies;
 mod event_log;
 mod lifecycle;
 mod queries;
+mod search;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +19,8 @@ use crate::storage::{
 
 pub use certification_bodies::{Accredit, CertificationBodyChange, KeyChanges};
 pub use lifecycle::{ChangeStanding, IssueCertificate, Issued, RenewCertificate};
-pub use queries::{Certificate, CompanyCursor, CompanyPage, Covered};
+pub use queries::{Certificate, Covered};
+pub use search::{CompanyHit, SearchCursor, SearchFilter, SearchPage, SearchStatus};
 
 /// The register over one database.
 #[derive(Debug, Clone)]

@@ -63,20 +63,6 @@ impl Certificate {
     }
 }
 
-/// Where a page of companies (ordered by name, then KvK number) continues.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct CompanyCursor {
-    pub name: String,
-    pub kvk_number: String,
-}
-
-/// One page of companies, and where the next one starts (`None` at the end).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CompanyPage {
-    pub items: Vec<Company>,
-    pub next: Option<CompanyCursor>,
-}
-
 /// Loads the histories of the certificates with the given row ids, in a bounded
 /// number of queries (three), whatever the number of certificates.
 pub(crate) fn histories(
@@ -290,41 +276,48 @@ impl Registry {
         self.read(|conn| certificate_by_number(conn, n))
     }
 
-    /// A page of companies ordered by name, then KvK number, after `after`.
-    pub fn companies(
+    /// One company, its standing at `at`, and every certificate that covers it:
+    /// the one that speaks for it first, then the rest, newest first.
+    pub fn company_detail(
         &self,
-        after: Option<&CompanyCursor>,
-        limit: i64,
-    ) -> Result<CompanyPage, CoreError> {
+        kvk: &KvkNumber,
+        at: DateTime<Utc>,
+    ) -> Result<Option<(Company, StatusAnswer, Vec<Certificate>)>, CoreError> {
         self.read(|conn| {
-            let mut query = companies::table
+            let row: Option<CompanyRow> = companies::table
+                .find(kvk.as_str())
                 .select(CompanyRow::as_select())
-                .into_boxed();
-            if let Some(c) = after {
-                query = query.filter(
-                    companies::name.gt(c.name.clone()).or(companies::name
-                        .eq(c.name.clone())
-                        .and(companies::kvk_number.gt(c.kvk_number.clone()))),
-                );
-            }
-            let rows: Vec<CompanyRow> = query
-                .order((companies::name.asc(), companies::kvk_number.asc()))
-                .limit(limit + 1)
+                .first(conn)
+                .optional()?;
+            let Some(row) = row else { return Ok(None) };
+            let ids: Vec<i64> = coverage::table
+                .filter(coverage::kvk_number.eq(kvk.as_str()))
+                .select(coverage::certificate_id)
                 .load(conn)?;
-            let more = rows.len() as i64 > limit;
-            let items = rows
-                .into_iter()
-                .take(limit as usize)
-                .map(|r| r.into_domain().map_err(CoreError::from))
-                .collect::<Result<Vec<_>, _>>()?;
-            let next = match (more, items.last()) {
-                (true, Some(last)) => Some(CompanyCursor {
-                    name: last.name.as_str().to_owned(),
-                    kvk_number: last.kvk_number.as_str().to_owned(),
-                }),
-                _ => None,
-            };
-            Ok(CompanyPage { items, next })
+            let rows: Vec<CertificateRow> = certificates::table
+                .filter(certificates::id.eq_any(&ids))
+                .select(CertificateRow::as_select())
+                .load(conn)?;
+            let mut certificates = certificates_of(conn, rows)?;
+            let histories: Vec<CertificateHistory> =
+                certificates.iter().map(|c| c.history.clone()).collect();
+            let standing = company_status(
+                &histories,
+                &StatusQuery {
+                    on: at,
+                    until: None,
+                    level_min: None,
+                },
+            );
+            let first_start = |c: &Certificate| c.history.periods.first().map(|p| p.valid_from());
+            certificates.sort_by(|a, b| {
+                let speaks =
+                    |c: &Certificate| Some(c.number()) == standing.certificate_number.as_ref();
+                speaks(b)
+                    .cmp(&speaks(a))
+                    .then_with(|| first_start(b).cmp(&first_start(a)))
+            });
+            Ok(Some((row.into_domain()?, standing, certificates)))
         })
     }
 

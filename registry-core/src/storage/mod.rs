@@ -4,6 +4,7 @@
 
 pub(crate) mod rows;
 pub(crate) mod schema;
+pub(crate) mod text_search;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -100,6 +100,9 @@ pub(crate) struct CompanyRow {
     pub province: Option<String>,
     pub sbi_codes: String,
     pub updated_at: NaiveDateTime,
+    pub sort_name: String,
+    pub city_key: Option<String>,
+    pub search_text: String,
 }
 
 /// A company as the register shows it.
@@ -169,6 +172,7 @@ pub(crate) struct NewCertificateRow<'a> {
     pub replaces_id: Option<i64>,
     pub issued_at: NaiveDateTime,
     pub ends_at: NaiveDateTime,
+    pub starts_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

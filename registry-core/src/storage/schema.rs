@@ -31,6 +31,37 @@ diesel::table! {
         province -> Nullable<Text>,
         sbi_codes -> Text,
         updated_at -> Timestamp,
+        sort_name -> Text,
+        city_key -> Nullable<Text>,
+        search_text -> Text,
+    }
+}
+
+diesel::table! {
+    company_sbi (sbi_code, kvk_number) {
+        sbi_code -> Text,
+        kvk_number -> Text,
+    }
+}
+
+diesel::table! {
+    search_words (id) {
+        id -> BigInt,
+        word -> Text,
+    }
+}
+
+diesel::table! {
+    search_word_trigrams (trigram, word_id) {
+        trigram -> Text,
+        word_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    search_company_words (word_id, kvk_number) {
+        word_id -> BigInt,
+        kvk_number -> Text,
     }
 }
 
@@ -48,6 +79,7 @@ diesel::table! {
         ends_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
         expiry_recorded_for -> Nullable<Timestamp>,
+        starts_at -> Timestamp,
     }
 }
 
@@ -104,6 +136,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     certification_bodies,
     cb_keys,
     companies,
+    company_sbi,
+    search_words,
+    search_word_trigrams,
+    search_company_words,
     certificates,
     periods,
     coverage,

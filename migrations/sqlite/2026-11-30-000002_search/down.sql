@@ -1,0 +1,13 @@
+DROP TABLE search_company_words;
+DROP TABLE search_word_trigrams;
+DROP TABLE search_words;
+DROP INDEX certificates_cb_idx;
+ALTER TABLE certificates DROP COLUMN starts_at;
+DROP TABLE company_sbi;
+DROP INDEX companies_province_idx;
+DROP INDEX companies_city_idx;
+DROP INDEX companies_sort_idx;
+CREATE INDEX companies_name_idx ON companies (name, kvk_number);
+ALTER TABLE companies DROP COLUMN search_text;
+ALTER TABLE companies DROP COLUMN city_key;
+ALTER TABLE companies DROP COLUMN sort_name;

@@ -1,0 +1,561 @@
+//! Search: companies and certificates by name (typo-tolerant, by prefix), KvK
+//! number, place, sector, level, PSO 30+, status and certification body, on a
+//! date, paged with a keyset cursor (a walk sees each row once while rows are
+//! added).
+//!
+//! SQL narrows with indexes — the name index of each backend, place and sector,
+//! and for `active` a superset by dates — and the status rule decides: whether
+//! a row matches on status, level and PSO 30+ is always the pure function's
+//! answer, never SQL's.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::Registry;
+use super::queries::{Certificate, certificates_of, histories, histories_covering};
+use crate::certificate::CertificateStatus;
+use crate::certification_body::CbId;
+use crate::company::{KvkNumber, Province};
+use crate::error::CoreError;
+use crate::level::Level;
+use crate::status::{
+    CompanyStatus, StatusAnswer, StatusQuery, certificate_state_at, company_status,
+};
+use crate::storage::rows::{CertificateRow, Company, CompanyRow, to_db};
+use crate::storage::schema::{certificates, companies, company_sbi, coverage};
+use crate::storage::{AnyConnection, text_search};
+use crate::text;
+use crate::validation::InvalidValue;
+
+/// The backend of [`AnyConnection`], for boxed queries.
+type Db = <AnyConnection as diesel::Connection>::Backend;
+
+/// Rows examined per round while filling a page.
+const CHUNK: i64 = 200;
+
+/// Which standing a search asks for, on `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchStatus {
+    Any,
+    Active,
+    Suspended,
+    Revoked,
+    Expired,
+    NotYetValid,
+    /// Certificates only: replaced by another.
+    Superseded,
+}
+
+impl SearchStatus {
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        Ok(match s {
+            "any" => SearchStatus::Any,
+            "active" => SearchStatus::Active,
+            "suspended" => SearchStatus::Suspended,
+            "revoked" => SearchStatus::Revoked,
+            "expired" => SearchStatus::Expired,
+            "not_yet_valid" => SearchStatus::NotYetValid,
+            "superseded" => SearchStatus::Superseded,
+            _ => {
+                return Err(InvalidValue::new(
+                    "must be one of active, suspended, revoked, expired, not_yet_valid, superseded, any",
+                ));
+            }
+        })
+    }
+
+    fn admits_company(self, status: CompanyStatus) -> bool {
+        match self {
+            SearchStatus::Any => true,
+            SearchStatus::Active => status == CompanyStatus::Active,
+            SearchStatus::Suspended => status == CompanyStatus::Suspended,
+            SearchStatus::Revoked => status == CompanyStatus::Revoked,
+            SearchStatus::Expired => status == CompanyStatus::Expired,
+            SearchStatus::NotYetValid => status == CompanyStatus::NotYetValid,
+            SearchStatus::Superseded => false,
+        }
+    }
+
+    fn admits_certificate(self, status: CertificateStatus) -> bool {
+        match self {
+            SearchStatus::Any => true,
+            SearchStatus::Active => status == CertificateStatus::Active,
+            SearchStatus::Suspended => status == CertificateStatus::Suspended,
+            SearchStatus::Revoked => status == CertificateStatus::Revoked,
+            SearchStatus::Expired => status == CertificateStatus::Expired,
+            SearchStatus::NotYetValid => status == CertificateStatus::NotYetValid,
+            SearchStatus::Superseded => status == CertificateStatus::Superseded,
+        }
+    }
+}
+
+/// What a search asks for. Every field narrows; `None` does not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchFilter {
+    /// Name or trade name, typo-tolerant and by prefix; ranks by relevance.
+    pub q: Option<String>,
+    /// Covered KvK number (main applicant or subsidiary).
+    pub kvk: Option<KvkNumber>,
+    /// City, ignoring case and diacritics.
+    pub city: Option<String>,
+    pub province: Option<Province>,
+    /// An SBI code or its first digits (2 to 5 digits).
+    pub sbi: Option<String>,
+    /// Certified at this level or higher on `at`.
+    pub level_min: Option<Level>,
+    pub pso30plus: Option<bool>,
+    pub status: SearchStatus,
+    pub certification_body: Option<CbId>,
+    /// The instant the standing is judged at (`valid_on`, or now).
+    pub at: DateTime<Utc>,
+}
+
+/// Where a page continues: after (`score`, `key`, `id`) in the order of the list
+/// — by relevance then id with a query, else by folded name then id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchCursor {
+    pub score: Option<u32>,
+    pub key: String,
+    pub id: String,
+}
+
+/// A page of results, and where the next one starts (`None` at the end).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchPage<T> {
+    pub items: Vec<T>,
+    pub next: Option<SearchCursor>,
+}
+
+/// A company found, with its standing on the day asked about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompanyHit {
+    pub company: Company,
+    pub standing: StatusAnswer,
+}
+
+/// The upper bound of a prefix range over digits (`41` → `41:`, just after
+/// every code that starts with `41`, bytewise).
+fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}:")
+}
+
+/// Applies the filters that live on the company row.
+macro_rules! company_filters {
+    ($query:expr, $filter:expr) => {{
+        let mut q = $query;
+        if let Some(city) = &$filter.city {
+            q = q.filter(companies::city_key.eq(text::fold(city.trim())));
+        }
+        if let Some(province) = $filter.province {
+            q = q.filter(companies::province.eq(province.name()));
+        }
+        if let Some(sbi) = &$filter.sbi {
+            q = q.filter(diesel::dsl::exists(
+                company_sbi::table
+                    .filter(company_sbi::kvk_number.eq(companies::kvk_number))
+                    .filter(company_sbi::sbi_code.ge(sbi.clone()))
+                    .filter(company_sbi::sbi_code.lt(prefix_end(sbi))),
+            ));
+        }
+        q
+    }};
+}
+
+impl Registry {
+    /// Companies matching `filter`, a page of at most `limit` after `after`.
+    pub fn search_companies(
+        &self,
+        filter: &SearchFilter,
+        after: Option<&SearchCursor>,
+        limit: i64,
+    ) -> Result<SearchPage<CompanyHit>, CoreError> {
+        self.read(|conn| {
+            let mut hits: Vec<(SearchCursor, CompanyHit)> = Vec::new();
+            match filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+                Some(q) => {
+                    let ranked = text_search::matches(conn, q)?;
+                    let start = after.map_or(0, |c| {
+                        ranked.partition_point(|(kvk, score)| !ranked_after(*score, kvk, kvk, c))
+                    });
+                    for chunk in ranked[start..].chunks(CHUNK as usize) {
+                        let kvks: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
+                        let rows = company_rows(conn, filter, Some(&kvks), None, CHUNK)?;
+                        let by_kvk: HashMap<String, CompanyRow> = rows
+                            .into_iter()
+                            .map(|r| (r.kvk_number.clone(), r))
+                            .collect();
+                        let ordered: Vec<(u32, CompanyRow)> = chunk
+                            .iter()
+                            .filter_map(|(kvk, score)| by_kvk.get(kvk).map(|r| (*score, r.clone())))
+                            .collect();
+                        judge_companies(conn, filter, ordered, &mut hits, limit)?;
+                        if hits.len() as i64 > limit {
+                            break;
+                        }
+                    }
+                }
+                None => {
+                    let mut position = after.cloned();
+                    loop {
+                        let rows = company_rows(conn, filter, None, position.as_ref(), CHUNK)?;
+                        let exhausted = (rows.len() as i64) < CHUNK;
+                        position = rows.last().map(|r| SearchCursor {
+                            score: None,
+                            key: r.sort_name.clone(),
+                            id: r.kvk_number.clone(),
+                        });
+                        judge_companies(
+                            conn,
+                            filter,
+                            rows.into_iter().map(|r| (0, r)).collect(),
+                            &mut hits,
+                            limit,
+                        )?;
+                        if exhausted || hits.len() as i64 > limit {
+                            break;
+                        }
+                    }
+                }
+            }
+            Ok(page(hits, limit, filter.q.is_some()))
+        })
+    }
+
+    /// Certificates matching `filter`, a page of at most `limit` after `after`.
+    pub fn search_certificates(
+        &self,
+        filter: &SearchFilter,
+        after: Option<&SearchCursor>,
+        limit: i64,
+    ) -> Result<SearchPage<Certificate>, CoreError> {
+        self.read(|conn| {
+            let mut hits: Vec<(SearchCursor, CertificateRow)> = Vec::new();
+            match filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+                Some(q) => {
+                    let ranked = text_search::matches(conn, q)?;
+                    let score_of: HashMap<&str, u32> =
+                        ranked.iter().map(|(k, s)| (k.as_str(), *s)).collect();
+                    // Certificates of the holders found, by the holder's score, then number.
+                    for chunk in ranked.chunks(CHUNK as usize) {
+                        let kvks: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
+                        let mut rows: Vec<(u32, String, CertificateRow)> =
+                            certificate_rows(conn, filter, Some(&kvks), None, i64::MAX)?
+                                .into_iter()
+                                .map(|(sort, row)| {
+                                    (
+                                        score_of.get(row.main_kvk.as_str()).copied().unwrap_or(0),
+                                        sort,
+                                        row,
+                                    )
+                                })
+                                .collect();
+                        rows.sort_by(|a, b| {
+                            b.0.cmp(&a.0)
+                                .then_with(|| a.2.main_kvk.cmp(&b.2.main_kvk))
+                                .then_with(|| a.2.number.cmp(&b.2.number))
+                        });
+                        rows.retain(|(score, _, row)| {
+                            after
+                                .is_none_or(|c| ranked_after(*score, &row.main_kvk, &row.number, c))
+                        });
+                        judge_certificates(conn, filter, rows, &mut hits, limit)?;
+                        if hits.len() as i64 > limit {
+                            break;
+                        }
+                    }
+                }
+                None => {
+                    let mut position = after.cloned();
+                    loop {
+                        let rows = certificate_rows(conn, filter, None, position.as_ref(), CHUNK)?;
+                        let exhausted = (rows.len() as i64) < CHUNK;
+                        position = rows.last().map(|(sort, r)| SearchCursor {
+                            score: None,
+                            key: sort.clone(),
+                            id: r.number.clone(),
+                        });
+                        judge_certificates(
+                            conn,
+                            filter,
+                            rows.into_iter().map(|(sort, r)| (0, sort, r)).collect(),
+                            &mut hits,
+                            limit,
+                        )?;
+                        if exhausted || hits.len() as i64 > limit {
+                            break;
+                        }
+                    }
+                }
+            }
+            let with_next = page(hits, limit, filter.q.is_some());
+            let certificates = certificates_of(conn, with_next.items)?;
+            Ok(SearchPage {
+                items: certificates,
+                next: with_next.next,
+            })
+        })
+    }
+}
+
+/// Whether a ranked result comes after the cursor in relevance order: score
+/// descending, then key (the holder's KvK number), then id, ascending.
+fn ranked_after(score: u32, key: &str, id: &str, cursor: &SearchCursor) -> bool {
+    let c = cursor.score.unwrap_or(u32::MAX);
+    (std::cmp::Reverse(score), key, id)
+        > (
+            std::cmp::Reverse(c),
+            cursor.key.as_str(),
+            cursor.id.as_str(),
+        )
+}
+
+/// Cuts `hits` to a page; the cursor points at its last item when more follow.
+fn page<T>(mut hits: Vec<(SearchCursor, T)>, limit: i64, ranked: bool) -> SearchPage<T> {
+    let more = hits.len() as i64 > limit;
+    hits.truncate(limit as usize);
+    let next = if more {
+        hits.last().map(|(c, _)| c.clone())
+    } else {
+        None
+    };
+    let next = next.map(|mut c| {
+        if !ranked {
+            c.score = None;
+        }
+        c
+    });
+    SearchPage {
+        items: hits.into_iter().map(|(_, t)| t).collect(),
+        next,
+    }
+}
+
+/// Company rows passing the row filters (and, for `active`, the date superset),
+/// either those in `kvks` or the next `limit` after `after` by folded name.
+fn company_rows(
+    conn: &mut AnyConnection,
+    filter: &SearchFilter,
+    kvks: Option<&[&str]>,
+    after: Option<&SearchCursor>,
+    limit: i64,
+) -> Result<Vec<CompanyRow>, CoreError> {
+    let at = to_db(filter.at);
+    let mut query = company_filters!(
+        companies::table
+            .select(CompanyRow::as_select())
+            .into_boxed(),
+        filter
+    );
+    if let Some(kvk) = &filter.kvk {
+        query = query.filter(companies::kvk_number.eq(kvk.as_str().to_owned()));
+    }
+    if let Some(kvks) = kvks {
+        query = query.filter(
+            companies::kvk_number.eq_any(kvks.iter().map(|k| k.to_string()).collect::<Vec<_>>()),
+        );
+    }
+    if let Some(c) = after {
+        query = query.filter(
+            companies::sort_name
+                .gt(c.key.clone())
+                .or(companies::sort_name
+                    .eq(c.key.clone())
+                    .and(companies::kvk_number.gt(c.id.clone()))),
+        );
+    }
+    // Supersets by dates and CB, decided by the status rule afterwards.
+    if filter.status == SearchStatus::Active {
+        query = query.filter(diesel::dsl::exists(
+            coverage::table
+                .inner_join(certificates::table)
+                .filter(coverage::kvk_number.eq(companies::kvk_number))
+                .filter(certificates::starts_at.le(at))
+                .filter(certificates::ends_at.gt(at))
+                .filter(
+                    certificates::closed_at
+                        .is_null()
+                        .or(certificates::closed_at.gt(at)),
+                ),
+        ));
+    }
+    if let Some(cb) = &filter.certification_body {
+        query = query.filter(diesel::dsl::exists(
+            coverage::table
+                .inner_join(certificates::table)
+                .filter(coverage::kvk_number.eq(companies::kvk_number))
+                .filter(certificates::cb_id.eq(cb.as_str().to_owned())),
+        ));
+    }
+    Ok(query
+        .order((companies::sort_name.asc(), companies::kvk_number.asc()))
+        .limit(limit)
+        .load(conn)?)
+}
+
+/// Keeps the companies whose standing on `filter.at` matches, in order.
+fn judge_companies(
+    conn: &mut AnyConnection,
+    filter: &SearchFilter,
+    rows: Vec<(u32, CompanyRow)>,
+    hits: &mut Vec<(SearchCursor, CompanyHit)>,
+    limit: i64,
+) -> Result<(), CoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let kvks: Vec<&str> = rows.iter().map(|(_, r)| r.kvk_number.as_str()).collect();
+    let by_kvk = histories_covering(conn, &kvks)?;
+    let query = StatusQuery {
+        on: filter.at,
+        until: None,
+        level_min: filter.level_min,
+    };
+    for (score, row) in rows {
+        let certificates = by_kvk
+            .get(&row.kvk_number)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let standing = company_status(certificates, &query);
+        let level_ok = filter.level_min.is_none() || standing.certified;
+        let pso_ok = filter.pso30plus.is_none_or(|p| standing.pso30plus == p);
+        let cb_ok = filter
+            .certification_body
+            .as_ref()
+            .is_none_or(|cb| standing.certification_body.as_ref() == Some(cb));
+        if filter.status.admits_company(standing.status) && level_ok && pso_ok && cb_ok {
+            let key = if filter.q.is_some() {
+                row.kvk_number.clone()
+            } else {
+                row.sort_name.clone()
+            };
+            let cursor = SearchCursor {
+                score: Some(score),
+                key,
+                id: row.kvk_number.clone(),
+            };
+            hits.push((
+                cursor,
+                CompanyHit {
+                    company: row.into_domain()?,
+                    standing,
+                },
+            ));
+            if hits.len() as i64 > limit {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Certificate rows (with the holder's folded name) passing the row filters,
+/// either those of the holders in `kvks` or the next `limit` after `after`.
+fn certificate_rows(
+    conn: &mut AnyConnection,
+    filter: &SearchFilter,
+    kvks: Option<&[&str]>,
+    after: Option<&SearchCursor>,
+    limit: i64,
+) -> Result<Vec<(String, CertificateRow)>, CoreError> {
+    let at = to_db(filter.at);
+    let mut query = company_filters!(
+        certificates::table
+            .inner_join(companies::table.on(companies::kvk_number.eq(certificates::main_kvk)))
+            .select((companies::sort_name, CertificateRow::as_select()))
+            .into_boxed::<Db>(),
+        filter
+    );
+    if let Some(kvk) = &filter.kvk {
+        query = query.filter(diesel::dsl::exists(
+            coverage::table
+                .filter(coverage::certificate_id.eq(certificates::id))
+                .filter(coverage::kvk_number.eq(kvk.as_str().to_owned())),
+        ));
+    }
+    if let Some(kvks) = kvks {
+        query = query.filter(
+            certificates::main_kvk.eq_any(kvks.iter().map(|k| k.to_string()).collect::<Vec<_>>()),
+        );
+    }
+    if let Some(cb) = &filter.certification_body {
+        query = query.filter(certificates::cb_id.eq(cb.as_str().to_owned()));
+    }
+    if filter.status == SearchStatus::Active {
+        query = query
+            .filter(certificates::starts_at.le(at))
+            .filter(certificates::ends_at.gt(at))
+            .filter(
+                certificates::closed_at
+                    .is_null()
+                    .or(certificates::closed_at.gt(at)),
+            );
+    }
+    if let Some(c) = after {
+        query = query.filter(
+            companies::sort_name
+                .gt(c.key.clone())
+                .or(companies::sort_name
+                    .eq(c.key.clone())
+                    .and(certificates::number.gt(c.id.clone()))),
+        );
+    }
+    let query = query.order((companies::sort_name.asc(), certificates::number.asc()));
+    Ok(if limit == i64::MAX {
+        query.load(conn)?
+    } else {
+        query.limit(limit).load(conn)?
+    })
+}
+
+/// Keeps the certificates whose own standing on `filter.at` matches, in order.
+fn judge_certificates(
+    conn: &mut AnyConnection,
+    filter: &SearchFilter,
+    rows: Vec<(u32, String, CertificateRow)>,
+    hits: &mut Vec<(SearchCursor, CertificateRow)>,
+    limit: i64,
+) -> Result<(), CoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let plain: Vec<CertificateRow> = rows.iter().map(|(_, _, r)| r.clone()).collect();
+    let by_id = histories(conn, &plain)?;
+    for (score, sort, row) in rows {
+        let Some(history) = by_id.get(&row.id) else {
+            continue;
+        };
+        let state = certificate_state_at(history, filter.at);
+        let active_period = state
+            .period
+            .filter(|_| state.status == CertificateStatus::Active);
+        let level_ok = filter
+            .level_min
+            .is_none_or(|min| active_period.is_some_and(|p| p.level() >= min));
+        let pso_ok = filter
+            .pso30plus
+            .is_none_or(|want| active_period.is_some_and(|p| p.pso30plus()) == want);
+        if filter.status.admits_certificate(state.status) && level_ok && pso_ok {
+            let key = if filter.q.is_some() {
+                row.main_kvk.clone()
+            } else {
+                sort
+            };
+            hits.push((
+                SearchCursor {
+                    score: Some(score),
+                    key,
+                    id: row.number.clone(),
+                },
+                row,
+            ));
+            if hits.len() as i64 > limit {
+                break;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! Names as search sees them: folded to lower case without diacritics, split in
+//! words, and compared by trigrams (as PostgreSQL's pg_trgm does), so that a
+//! query with a typo or a prefix still finds the company.
+
+use std::collections::BTreeSet;
+
+/// Legal forms, which say nothing about which company is meant.
+const STOP_WORDS: [&str; 7] = ["bv", "nv", "vof", "cv", "ua", "ltd", "gmbh"];
+
+/// `c` without its diacritics, lower case (é → e, Ĳ → ij, ß → ss).
+fn fold_char(c: char, out: &mut String) {
+    let folded = match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => "a",
+        'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => "e",
+        'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => "i",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ø' => "o",
+        'ù' | 'ú' | 'û' | 'ü' | 'Ù' | 'Ú' | 'Û' | 'Ü' => "u",
+        'ý' | 'ÿ' | 'Ý' => "y",
+        'ç' | 'Ç' => "c",
+        'ñ' | 'Ñ' => "n",
+        'ĳ' | 'Ĳ' => "ij",
+        'ß' => "ss",
+        'æ' | 'Æ' => "ae",
+        _ => {
+            out.extend(c.to_lowercase());
+            return;
+        }
+    };
+    out.push_str(folded);
+}
+
+/// `s` folded: lower case, no diacritics.
+pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        fold_char(c, &mut out);
+    }
+    out
+}
+
+/// The words of `s`, folded, in order: runs of letters and digits. "B.V." is one
+/// word (`bv`), as people type it.
+pub fn words(s: &str) -> Vec<String> {
+    let folded = fold(&s.replace('.', ""));
+    folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The words of `s` worth searching by: at least two characters, no legal forms.
+pub fn search_words(s: &str) -> Vec<String> {
+    words(s)
+        .into_iter()
+        .filter(|w| w.chars().count() >= 2 && !STOP_WORDS.contains(&w.as_str()))
+        .collect()
+}
+
+/// The key a list is ordered by: the folded words of the name, space-separated.
+pub fn sort_key(name: &str) -> String {
+    words(name).join(" ")
+}
+
+/// What the text index holds for a company: the folded words of its name and
+/// trade names, each once, in order.
+pub fn search_text<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let mut seen = BTreeSet::new();
+    let mut out: Vec<String> = Vec::new();
+    for name in names {
+        for word in search_words(name) {
+            if seen.insert(word.clone()) {
+                out.push(word);
+            }
+        }
+    }
+    out.join(" ")
+}
+
+/// The trigrams of a word, padded as pg_trgm pads them: two spaces before, one
+/// after (`"  w"`, `" wo"`, …, `"rd "`).
+pub fn trigrams(word: &str) -> BTreeSet<String> {
+    let padded: Vec<char> = format!("  {word} ").chars().collect();
+    padded.windows(3).map(|w| w.iter().collect()).collect()
+}
+
+/// How alike two words are: shared trigrams over all trigrams (0 to 1).
+pub fn similarity(a: &str, b: &str) -> f64 {
+    let (ta, tb) = (trigrams(a), trigrams(b));
+    let shared = ta.intersection(&tb).count();
+    let all = ta.union(&tb).count();
+    if all == 0 {
+        0.0
+    } else {
+        shared as f64 / all as f64
+    }
+}
+
+/// The least similarity at which a word matches a query token.
+pub const MATCH_THRESHOLD: f64 = 0.4;
+
+/// How well `word` in a name answers `token` in a query: 1 when equal, 0.9 when
+/// the word starts with the token (a prefix), else trigram similarity; `None`
+/// below [`MATCH_THRESHOLD`].
+pub fn token_score(token: &str, word: &str) -> Option<f64> {
+    let score = if word == token {
+        1.0
+    } else if word.starts_with(token) {
+        0.9
+    } else {
+        similarity(token, word).min(0.89)
+    };
+    (score >= MATCH_THRESHOLD).then_some(score)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fold_to_searchable_words() {
+        assert_eq!(
+            words("Bouwbedrijf De Vries B.V."),
+            ["bouwbedrijf", "de", "vries", "bv"]
+        );
+        assert_eq!(
+            search_words("Bouwbedrijf De Vries B.V."),
+            ["bouwbedrijf", "de", "vries"]
+        );
+        assert_eq!(words("Café Fryslân & Zn."), ["cafe", "fryslan", "zn"]);
+        assert_eq!(sort_key("  Ábel  Tasman B.V."), "abel tasman bv");
+        assert_eq!(
+            search_text(["Drukkerij Jansen B.V.", "Jansen Print"]),
+            "drukkerij jansen print"
+        );
+    }
+
+    #[test]
+    fn typos_and_prefixes_match_unrelated_words_do_not() {
+        assert!(
+            token_score("drukerij", "drukkerij").is_some_and(|s| s > 0.5),
+            "a missing letter"
+        );
+        assert!(
+            token_score("bouwbed", "bouwbedrijf") == Some(0.9),
+            "a prefix"
+        );
+        assert!(
+            token_score("jansen", "janssen").is_some(),
+            "a doubled letter"
+        );
+        assert_eq!(token_score("jansen", "jansen"), Some(1.0));
+        assert!(token_score("drukkerij", "bakkerij").is_none_or(|s| s < 0.5));
+        assert!(token_score("bouw", "metaal").is_none());
+        assert!(token_score("drukkerij", "drukkerij") > token_score("drukerij", "drukkerij"));
+    }
+}

@@ -1,0 +1,510 @@
+//! Search through a real database, on both backends: typo-tolerant and prefix
+//! names, each filter, ordering, and a cursor walk.
+
+mod common;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use registry_core::test_support::TestDatabase;
+use registry_core::time::start_of_day;
+use registry_core::*;
+
+on_both_backends!(
+    names_found_with_typos_and_by_prefix,
+    each_filter_narrows_and_status_comes_from_the_rule,
+    without_a_query_lists_are_ordered_by_name,
+    a_cursor_walk_sees_each_row_once,
+    certificates_are_searched_by_their_own_standing,
+);
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    start_of_day(date(s))
+}
+
+struct Company {
+    kvk: &'static str,
+    name: &'static str,
+    city: &'static str,
+    province: Province,
+    sbi: &'static str,
+    level: Level,
+    from: &'static str,
+    cb: &'static str,
+}
+
+const COMPANIES: [Company; 6] = [
+    Company {
+        kvk: "10000001",
+        name: "Drukkerij Jansen B.V.",
+        city: "Utrecht",
+        province: Province::Utrecht,
+        sbi: "1812",
+        level: Level::Trede2,
+        from: "2026-01-15",
+        cb: "kiwa",
+    },
+    Company {
+        kvk: "10000002",
+        name: "Bouwbedrijf Jansen",
+        city: "Zwolle",
+        province: Province::Overijssel,
+        sbi: "4120",
+        level: Level::Trede3,
+        from: "2026-02-01",
+        cb: "normec",
+    },
+    Company {
+        kvk: "10000003",
+        name: "Bakkerij de Vries",
+        city: "Utrecht",
+        province: Province::Utrecht,
+        sbi: "1071",
+        level: Level::Trede1,
+        from: "2026-01-01",
+        cb: "kiwa",
+    },
+    Company {
+        kvk: "10000004",
+        name: "Metaalbewerking Oost",
+        city: "Enschede",
+        province: Province::Overijssel,
+        sbi: "2562",
+        level: Level::Aspirant,
+        from: "2027-03-01",
+        cb: "kiwa",
+    },
+    Company {
+        kvk: "10000005",
+        name: "Groenvoorziening Zuid",
+        city: "Eindhoven",
+        province: Province::NoordBrabant,
+        sbi: "8130",
+        level: Level::Basistrede,
+        from: "2022-01-01",
+        cb: "normec",
+    },
+    Company {
+        kvk: "10000006",
+        name: "Schoonmaakbedrijf Schoon",
+        city: "'s-Hertogenbosch",
+        province: Province::NoordBrabant,
+        sbi: "8121",
+        level: Level::Trede1,
+        from: "2025-06-01",
+        cb: "kiwa",
+    },
+];
+
+fn registry(db: &TestDatabase) -> Registry {
+    let r = Registry::open(
+        &DatabaseUrl::parse(&db.url).expect("url"),
+        &PoolOptions::default(),
+        SchemeRules::pso(),
+    )
+    .expect("open");
+    for cb in ["kiwa", "normec"] {
+        r.accredit(Accredit {
+            id: CbId::parse(cb).expect("cb"),
+            name: cb.into(),
+            keys: KeySource::Inline(vec![]),
+        })
+        .expect("accredit");
+    }
+    for c in &COMPANIES {
+        let by = Provenance::certification_body(CbId::parse(c.cb).expect("cb"), None);
+        let command = IssueCertificate {
+            cb_reference: CbReference::parse(&format!("REF-{}", c.kvk)).expect("ref"),
+            holder: Holder {
+                kvk_number: KvkNumber::parse(c.kvk).expect("kvk"),
+                name: Name::parse(c.name).expect("name"),
+                trade_names: vec![],
+                city: Some(Name::parse(c.city).expect("city")),
+                province: Some(c.province),
+                sbi_codes: vec![SbiCode::parse(c.sbi).expect("sbi")],
+            },
+            subsidiaries: vec![],
+            period: PeriodDraft {
+                level: c.level,
+                pso30plus: c.level == Level::Trede3,
+                valid_from: date(c.from),
+                valid_until: None,
+                audit_date: date(c.from),
+                reference_year: 2021,
+                handbook_version: HandbookVersion::parse("2.1").expect("version"),
+                score: Score {
+                    percent: None,
+                    total_fte: None,
+                },
+            },
+            replaces: None,
+        };
+        let Issued::Created(cert) = r.issue(command, &by).expect("issue") else {
+            panic!("new")
+        };
+        let change = |standing, reason: &str| ChangeStanding {
+            number: cert.number().clone(),
+            standing,
+            reason: Some(reason.into()),
+            effective_at: Some(at("2026-06-01")),
+        };
+        match c.kvk {
+            "10000003" => drop(
+                r.change_standing(change(Standing::Suspended, "audit"), &by)
+                    .expect("suspend"),
+            ),
+            "10000006" => drop(
+                r.change_standing(change(Standing::Revoked, "fraud"), &by)
+                    .expect("revoke"),
+            ),
+            _ => {}
+        }
+    }
+    r
+}
+
+fn filter(on: &str) -> SearchFilter {
+    SearchFilter {
+        q: None,
+        kvk: None,
+        city: None,
+        province: None,
+        sbi: None,
+        level_min: None,
+        pso30plus: None,
+        status: SearchStatus::Active,
+        certification_body: None,
+        at: at(on),
+    }
+}
+
+fn names(r: &Registry, f: &SearchFilter) -> Vec<String> {
+    r.search_companies(f, None, 50)
+        .expect("search")
+        .items
+        .into_iter()
+        .map(|h| h.company.name.as_str().to_owned())
+        .collect()
+}
+
+fn names_found_with_typos_and_by_prefix(db: TestDatabase) {
+    let r = registry(&db);
+    let q = |q: &str| {
+        names(
+            &r,
+            &SearchFilter {
+                q: Some(q.into()),
+                status: SearchStatus::Any,
+                ..filter("2026-09-01")
+            },
+        )
+    };
+    assert_eq!(
+        q("Drukerij").first().map(String::as_str),
+        Some("Drukkerij Jansen B.V."),
+        "a missing letter"
+    );
+    assert_eq!(
+        q("drukkerij").first().map(String::as_str),
+        Some("Drukkerij Jansen B.V.")
+    );
+    assert_eq!(q("Bouwbed"), ["Bouwbedrijf Jansen"], "a prefix");
+    let jansen = q("jansen");
+    assert_eq!(jansen.len(), 2, "{jansen:?}");
+    assert!(
+        q("bouwbedrijf jansen")
+            .first()
+            .is_some_and(|n| n == "Bouwbedrijf Jansen"),
+        "both words, the better match first"
+    );
+    assert!(
+        q("Janssen").len() == 2,
+        "a doubled letter still finds Jansen"
+    );
+    assert!(q("xylofoon").is_empty());
+    assert!(q("B.V.").is_empty(), "a legal form alone finds nothing");
+}
+
+fn each_filter_narrows_and_status_comes_from_the_rule(db: TestDatabase) {
+    let r = registry(&db);
+    let on = "2026-09-01";
+    assert_eq!(
+        names(&r, &filter(on)),
+        ["Bouwbedrijf Jansen", "Drukkerij Jansen B.V."],
+        "active by default"
+    );
+    let any = || SearchFilter {
+        status: SearchStatus::Any,
+        ..filter(on)
+    };
+    assert_eq!(names(&r, &any()).len(), 6);
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                status: SearchStatus::Suspended,
+                ..filter(on)
+            }
+        ),
+        ["Bakkerij de Vries"]
+    );
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                status: SearchStatus::Revoked,
+                ..filter(on)
+            }
+        ),
+        ["Schoonmaakbedrijf Schoon"]
+    );
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                status: SearchStatus::Expired,
+                ..filter(on)
+            }
+        ),
+        ["Groenvoorziening Zuid"]
+    );
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                status: SearchStatus::NotYetValid,
+                ..filter(on)
+            }
+        ),
+        ["Metaalbewerking Oost"]
+    );
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                status: SearchStatus::Active,
+                ..filter("2027-06-01")
+            }
+        )
+        .len(),
+        3,
+        "valid_on moves the day"
+    );
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                province: Some(Province::Overijssel),
+                ..any()
+            }
+        ),
+        ["Bouwbedrijf Jansen", "Metaalbewerking Oost"]
+    );
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                city: Some("UTRECHT".into()),
+                ..any()
+            }
+        ),
+        ["Bakkerij de Vries", "Drukkerij Jansen B.V."]
+    );
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                city: Some("'s-hertogenbosch".into()),
+                ..any()
+            }
+        ),
+        ["Schoonmaakbedrijf Schoon"]
+    );
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                sbi: Some("41".into()),
+                ..any()
+            }
+        ),
+        ["Bouwbedrijf Jansen"]
+    );
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                sbi: Some("4120".into()),
+                ..any()
+            }
+        ),
+        ["Bouwbedrijf Jansen"]
+    );
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                sbi: Some("81".into()),
+                ..any()
+            }
+        ),
+        ["Groenvoorziening Zuid", "Schoonmaakbedrijf Schoon"]
+    );
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                level_min: Some(Level::Trede2),
+                ..filter(on)
+            }
+        ),
+        ["Bouwbedrijf Jansen", "Drukkerij Jansen B.V."]
+    );
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                level_min: Some(Level::Trede3),
+                ..any()
+            }
+        ),
+        ["Bouwbedrijf Jansen"]
+    );
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                pso30plus: Some(true),
+                ..any()
+            }
+        ),
+        ["Bouwbedrijf Jansen"]
+    );
+    let normec = Some(CbId::parse("normec").expect("cb"));
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                certification_body: normec.clone(),
+                ..any()
+            }
+        ),
+        ["Bouwbedrijf Jansen", "Groenvoorziening Zuid"]
+    );
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                certification_body: normec,
+                ..filter(on)
+            }
+        ),
+        ["Bouwbedrijf Jansen"]
+    );
+    assert_eq!(
+        names(
+            &r,
+            &SearchFilter {
+                kvk: Some(KvkNumber::parse("10000003").expect("kvk")),
+                ..any()
+            }
+        ),
+        ["Bakkerij de Vries"]
+    );
+    let combined = SearchFilter {
+        q: Some("jansen".into()),
+        province: Some(Province::Utrecht),
+        level_min: Some(Level::Trede1),
+        ..filter(on)
+    };
+    assert_eq!(names(&r, &combined), ["Drukkerij Jansen B.V."]);
+    let hit = r.search_companies(&filter(on), None, 1).expect("search");
+    assert_eq!(hit.items[0].standing.level, Some(Level::Trede3));
+    assert!(hit.next.is_some());
+}
+
+fn without_a_query_lists_are_ordered_by_name(db: TestDatabase) {
+    let r = registry(&db);
+    let all = names(
+        &r,
+        &SearchFilter {
+            status: SearchStatus::Any,
+            ..filter("2026-09-01")
+        },
+    );
+    let mut sorted = all.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(all, sorted);
+}
+
+fn a_cursor_walk_sees_each_row_once(db: TestDatabase) {
+    let r = registry(&db);
+    for q in [None, Some("bedrijf")] {
+        let f = SearchFilter {
+            q: q.map(str::to_owned),
+            status: SearchStatus::Any,
+            ..filter("2026-09-01")
+        };
+        let everything = names(&r, &f);
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = r.search_companies(&f, cursor.as_ref(), 2).expect("page");
+            seen.extend(
+                page.items
+                    .into_iter()
+                    .map(|h| h.company.name.as_str().to_owned()),
+            );
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, everything, "{q:?}");
+    }
+}
+
+fn certificates_are_searched_by_their_own_standing(db: TestDatabase) {
+    let r = registry(&db);
+    let f = |status| SearchFilter {
+        status,
+        ..filter("2026-09-01")
+    };
+    let holders = |f: &SearchFilter| -> Vec<String> {
+        r.search_certificates(f, None, 50)
+            .expect("search")
+            .items
+            .into_iter()
+            .map(|c| c.holder.name.as_str().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        holders(&f(SearchStatus::Active)),
+        ["Bouwbedrijf Jansen", "Drukkerij Jansen B.V."]
+    );
+    assert_eq!(holders(&f(SearchStatus::Any)).len(), 6);
+    assert_eq!(
+        holders(&SearchFilter {
+            q: Some("drukerij".into()),
+            ..f(SearchStatus::Any)
+        }),
+        ["Drukkerij Jansen B.V."]
+    );
+    assert_eq!(
+        holders(&SearchFilter {
+            level_min: Some(Level::Trede3),
+            ..f(SearchStatus::Active)
+        }),
+        ["Bouwbedrijf Jansen"]
+    );
+    let page = r
+        .search_certificates(&f(SearchStatus::Any), None, 4)
+        .expect("page");
+    let rest = r
+        .search_certificates(&f(SearchStatus::Any), page.next.as_ref(), 4)
+        .expect("rest");
+    assert_eq!(page.items.len() + rest.items.len(), 6);
+    assert!(rest.next.is_none());
+}
