@@ -165,7 +165,7 @@ pub(crate) fn certificates_of(
         )
         .select(CompanyRow::as_select())
         .load(conn)?;
-    let mut holders: HashMap<String, Company> = holders
+    let holders: HashMap<String, Company> = holders
         .into_iter()
         .map(|r| Ok((r.kvk_number.clone(), r.into_domain()?)))
         .collect::<Result<_, CoreError>>()?;
@@ -196,7 +196,8 @@ pub(crate) fn certificates_of(
                 .cmp(&a.main_applicant)
                 .then(a.kvk_number.cmp(&b.kvk_number))
         });
-        let holder = holders.remove(&row.main_kvk).ok_or_else(|| {
+        // Several certificates may share a holder.
+        let holder = holders.get(&row.main_kvk).cloned().ok_or_else(|| {
             CoreError::Storage(format!("certificate {} has no holder", row.number))
         })?;
         let history = histories.remove(&row.id).ok_or_else(|| {
