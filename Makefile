@@ -4,7 +4,7 @@
 CARGO ?= cargo
 BIN   := pso-registry
 
-.PHONY: run build test lint fmt ci clean
+.PHONY: run build test lint fmt openapi ci clean
 
 ## Build and serve on the embedded default (SQLite under ./data/), at BIND (127.0.0.1:8080).
 run:
@@ -20,6 +20,10 @@ build:
 ## (PSO_REQUIRE_POSTGRES=1 makes that a failure, as in CI).
 test:
 	$(CARGO) test --locked --workspace
+
+## Regenerate the checked-in OpenAPI document from the code (a test fails when it is stale).
+openapi:
+	$(CARGO) run --locked -q -p pso-registry-api --bin $(BIN) -- openapi > openapi/openapi.json
 
 ## Formatting and lints, as CI checks them.
 lint:

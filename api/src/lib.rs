@@ -8,6 +8,7 @@ pub mod extract;
 pub mod http_cache;
 pub mod keys;
 pub mod metrics;
+pub mod openapi;
 pub mod paging;
 pub mod payload;
 pub mod problem;

@@ -28,6 +28,8 @@ enum Command {
     /// Tools for certification bodies.
     #[command(subcommand)]
     Cb(CbCommand),
+    /// Print the OpenAPI 3.1 document (what `make openapi` checks in).
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +71,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(),
+        Command::Openapi => {
+            print!("{}", pso_api::openapi::document());
+            ExitCode::SUCCESS
+        }
         Command::Cb(CbCommand::Keygen { key_out }) => keygen(&key_out),
         Command::Cb(CbCommand::Sign {
             key,

@@ -43,7 +43,7 @@ pub fn decode_cursor<T: DeserializeOwned>(raw: Option<&str>) -> Result<Option<T>
 }
 
 /// A page of a list.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Where the next page starts; `null` on the last page.

@@ -9,6 +9,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use registry_core::{Registry, SchemeRules, StorageError};
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
 use crate::metrics::{self, Metrics};
@@ -101,6 +102,13 @@ impl Application {
     }
 }
 
+/// `GET /openapi.json`: the OpenAPI 3.1 document, generated from the code.
+async fn openapi_json() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(crate::openapi::document())
+}
+
 /// Wires the HTTP server over `listener`.
 pub fn run(
     listener: TcpListener,
@@ -175,6 +183,12 @@ pub fn run(
             .service(
                 resource("/v1/admin/certificates/{number}/revocation")
                     .route(web::post().to(admin::revoke)),
+            )
+            .service(resource("/openapi.json").route(web::get().to(openapi_json)))
+            .service(web::redirect("/docs", "/docs/"))
+            .service(
+                SwaggerUi::new("/docs/{_:.*}")
+                    .config(utoipa_swagger_ui::Config::from("/openapi.json")),
             )
             .default_service(web::to(routes::not_found))
     })

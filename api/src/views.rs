@@ -5,13 +5,22 @@ use registry_core::Company;
 use serde::{Deserialize, Serialize};
 
 /// A company as the register knows it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CompanyView {
+    /// The KvK number: exactly 8 digits.
+    #[schema(example = "12345678", pattern = "^[0-9]{8}$")]
     pub kvk_number: String,
+    #[schema(example = "Bouwbedrijf De Vries B.V.")]
     pub name: String,
+    #[schema(example = json!(["De Vries Bouw"]))]
     pub trade_names: Vec<String>,
+    #[schema(example = "Utrecht")]
     pub city: Option<String>,
+    /// One of the 12 provinces, by its official name.
+    #[schema(example = "Utrecht")]
     pub province: Option<String>,
+    /// SBI sector codes (4 or 5 digits).
+    #[schema(example = json!(["4120"]))]
     pub sbi_codes: Vec<String>,
 }
 
@@ -34,8 +43,10 @@ pub fn instant(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// A validity period.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PeriodView {
+    /// `aspirant`, `basistrede`, `trede_1`, `trede_2` or `trede_3`.
+    #[schema(example = "trede_2")]
     pub level: String,
     pub pso30plus: bool,
     pub valid_from: chrono::NaiveDate,
@@ -65,7 +76,7 @@ impl From<&registry_core::Period> for PeriodView {
 }
 
 /// A legal entity a certificate covers.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CoveredView {
     pub kvk_number: String,
     pub name: String,
@@ -73,18 +84,21 @@ pub struct CoveredView {
 }
 
 /// A suspension, reinstatement, revocation or supersession.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StandingChangeView {
     pub standing: String,
     pub effective_at: String,
 }
 
 /// A certificate, with its current status and every period.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CertificateView {
+    #[schema(example = "PSO-2026-000042")]
     pub number: String,
     pub scheme: String,
-    /// The certificate's own status now.
+    /// The certificate's own status now: `active`, `suspended`, `revoked`,
+    /// `expired`, `not_yet_valid` or `superseded`.
+    #[schema(example = "active")]
     pub status: String,
     pub certification_body: String,
     pub cb_reference: String,
@@ -156,7 +170,7 @@ impl CertificateView {
 }
 
 /// One event of the log, with the signed request behind it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventView {
     pub seq: i64,
     pub kind: String,
@@ -164,6 +178,7 @@ pub struct EventView {
     pub certification_body: Option<String>,
     pub effective_at: String,
     pub recorded_at: String,
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
     /// The CB's compact JWS, verbatim: verify it with the CB's published keys.
     pub evidence: Option<String>,
@@ -185,7 +200,7 @@ impl From<registry_core::Event> for EventView {
 }
 
 /// A key of a certification body, current or retired.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyStatusView {
     pub kid: String,
     /// `current` (verifies new requests) or `retired` (only old evidence).
@@ -196,12 +211,14 @@ pub struct KeyStatusView {
 
 /// A certification body: accreditation, and its keys as a JWK set (current and
 /// retired), so that anyone can verify the evidence it signed.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CertificationBodyView {
     pub id: String,
     pub name: String,
     pub accreditation: String,
     pub jwks_uri: Option<String>,
+    /// Every key the CB ever had (current and retired), as a JWK set.
+    #[schema(value_type = Object, example = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "kiwa-2026"}]}))]
     pub jwks: serde_json::Value,
     pub keys: Vec<KeyStatusView>,
     pub created_at: String,
@@ -238,7 +255,7 @@ impl From<registry_core::CertificationBody> for CertificationBodyView {
 }
 
 /// A company's standing on the day asked about (now, or `valid_on`).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StandingView {
     /// `active`, `suspended`, `revoked`, `expired`, `not_yet_valid` or `not_certified`.
     pub status: String,
@@ -266,7 +283,7 @@ impl From<registry_core::StatusAnswer> for StandingView {
 }
 
 /// A company found by a search, with its standing.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CompanyHitView {
     #[serde(flatten)]
     pub company: CompanyView,
@@ -284,7 +301,7 @@ impl From<registry_core::CompanyHit> for CompanyHitView {
 
 /// One company, its standing now, and every certificate that covers it, the one
 /// that speaks for it first.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CompanyDetailView {
     #[serde(flatten)]
     pub company: CompanyView,

@@ -123,6 +123,18 @@ async fn key_source(
 
 /// `POST /v1/admin/certification-bodies`: accredit a CB with `id`, `name`, and
 /// `jwks` or `jwks_uri`; `201`.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/certification-bodies",
+    tag = "admin",
+    operation_id = "accredit_certification_body",
+    security(("scheme_owner" = [])),
+    request_body(content = crate::openapi::AccreditRequest),
+    responses(
+        (status = 201, description = "Accredited (`active`); `Location` names it.", body = CertificationBodyView),
+        crate::openapi::AdminProblems,
+    )
+)]
 pub async fn accredit(
     req: HttpRequest,
     body: web::Json<Value>,
@@ -175,6 +187,19 @@ pub async fn accredit(
 
 /// `PATCH /v1/admin/certification-bodies/{id}`: change `name`, keys (`jwks` or
 /// `jwks_uri`) or `accreditation` (`active`, `suspended`, `withdrawn`).
+#[utoipa::path(
+    patch,
+    path = "/v1/admin/certification-bodies/{id}",
+    tag = "admin",
+    operation_id = "change_certification_body",
+    security(("scheme_owner" = [])),
+    params(("id" = String, Path, description = "The CB's id.")),
+    request_body(content = crate::openapi::CertificationBodyPatch),
+    responses(
+        (status = 200, description = "Changed (keys no longer listed are retired).", body = CertificationBodyView),
+        crate::openapi::AdminProblems,
+    )
+)]
 pub async fn change(
     req: HttpRequest,
     path: web::Path<String>,
@@ -222,6 +247,19 @@ pub async fn change(
 
 /// `POST /v1/admin/certificates/{number}/revocation`: revoke any certificate,
 /// with a `reason` (and an optional `effective_at`).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/certificates/{number}/revocation",
+    tag = "admin",
+    operation_id = "revoke_any_certificate",
+    security(("scheme_owner" = [])),
+    params(("number" = String, Path, description = "A certificate number.")),
+    request_body(content = crate::openapi::RevocationRequest),
+    responses(
+        (status = 200, description = "Revoked.", body = CertificateView),
+        crate::openapi::AdminProblems,
+    )
+)]
 pub async fn revoke(
     req: HttpRequest,
     path: web::Path<String>,

@@ -7,6 +7,7 @@ use registry_core::{CertificateNumber, Issued, Standing};
 
 use super::blocking;
 use super::companies::{SEARCH_PARAMETERS, page_response, search_filter, search_page};
+use crate::paging::Page;
 use crate::payload::{self, prefix_core_error};
 use crate::problem::Problem;
 use crate::query::Params;
@@ -25,6 +26,18 @@ fn render(certificate: registry_core::Certificate) -> CertificateView {
 
 /// `POST /v1/certificates` (act `issue`): `201` with `Location`, or `200` with
 /// the existing certificate when the same issuance was sent before.
+#[utoipa::path(
+    post,
+    path = "/v1/certificates",
+    tag = "certificates",
+    operation_id = "issue_certificate",
+    request_body(content = String, content_type = "application/jose", description = "A compact JWS signed by the CB, act `issue`; claims: `SignedRequestClaims` with `certificate` (`CertificatePayload`)."),
+    responses(
+        (status = 201, description = "Issued; `Location` names it.", body = CertificateView, headers(("Location" = String, description = "/v1/certificates/{number}"))),
+        (status = 200, description = "The same issuance was sent before: the existing certificate.", body = CertificateView),
+        crate::openapi::SignedWriteProblems,
+    )
+)]
 pub async fn issue(
     req: HttpRequest,
     body: web::Payload,
@@ -52,6 +65,18 @@ pub async fn issue(
 }
 
 /// `POST /v1/certificates/{number}/renewals` (act `renew`).
+#[utoipa::path(
+    post,
+    path = "/v1/certificates/{number}/renewals",
+    tag = "certificates",
+    operation_id = "renew_certificate",
+    params(("number" = String, Path, description = "The certificate number; the JWS's `sub`.")),
+    request_body(content = String, content_type = "application/jose", description = "A compact JWS, act `renew`, with `period` (`PeriodPayload`)."),
+    responses(
+        (status = 200, description = "The certificate with its new period.", body = CertificateView),
+        crate::openapi::SignedWriteProblems,
+    )
+)]
 pub async fn renew(
     req: HttpRequest,
     path: web::Path<String>,
@@ -92,6 +117,18 @@ async fn change_standing(
 }
 
 /// `POST /v1/certificates/{number}/suspension` (act `suspend`).
+#[utoipa::path(
+    post,
+    path = "/v1/certificates/{number}/suspension",
+    tag = "certificates",
+    operation_id = "suspend_certificate",
+    params(("number" = String, Path, description = "The certificate number; the JWS's `sub`.")),
+    request_body(content = String, content_type = "application/jose", description = "A compact JWS, act `suspend`, with `reason` and optionally `effective_at`."),
+    responses(
+        (status = 200, description = "Suspended from `effective_at`.", body = CertificateView),
+        crate::openapi::SignedWriteProblems,
+    )
+)]
 pub async fn suspend(
     req: HttpRequest,
     path: web::Path<String>,
@@ -102,6 +139,18 @@ pub async fn suspend(
 }
 
 /// `POST /v1/certificates/{number}/reinstatement` (act `reinstate`).
+#[utoipa::path(
+    post,
+    path = "/v1/certificates/{number}/reinstatement",
+    tag = "certificates",
+    operation_id = "reinstate_certificate",
+    params(("number" = String, Path, description = "The certificate number; the JWS's `sub`.")),
+    request_body(content = String, content_type = "application/jose", description = "A compact JWS, act `reinstate`, optionally with `reason` and `effective_at`."),
+    responses(
+        (status = 200, description = "Reinstated from `effective_at`.", body = CertificateView),
+        crate::openapi::SignedWriteProblems,
+    )
+)]
 pub async fn reinstate(
     req: HttpRequest,
     path: web::Path<String>,
@@ -112,6 +161,18 @@ pub async fn reinstate(
 }
 
 /// `POST /v1/certificates/{number}/revocation` (act `revoke`): terminal.
+#[utoipa::path(
+    post,
+    path = "/v1/certificates/{number}/revocation",
+    tag = "certificates",
+    operation_id = "revoke_certificate",
+    params(("number" = String, Path, description = "The certificate number; the JWS's `sub`.")),
+    request_body(content = String, content_type = "application/jose", description = "A compact JWS, act `revoke`, with `reason` and optionally `effective_at`. Terminal."),
+    responses(
+        (status = 200, description = "Revoked from `effective_at`.", body = CertificateView),
+        crate::openapi::SignedWriteProblems,
+    )
+)]
 pub async fn revoke(
     req: HttpRequest,
     path: web::Path<String>,
@@ -123,6 +184,17 @@ pub async fn revoke(
 
 /// `GET /v1/certificates`: search certificates with the companies' filters;
 /// `status` is the certificate's own (it may also be `superseded`).
+#[utoipa::path(
+    get,
+    path = "/v1/certificates",
+    tag = "search",
+    operation_id = "search_certificates",
+    params(crate::openapi::SearchParams),
+    responses(
+        (status = 200, description = "A page of certificates; `status` filters on each certificate's own standing.", body = Page<CertificateView>),
+        crate::openapi::ReadProblems,
+    )
+)]
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     let params = Params::parse(&req, &SEARCH_PARAMETERS)?;
     let filter = search_filter(&params)?;
@@ -135,6 +207,17 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 /// `GET /v1/certificates/{number}`.
+#[utoipa::path(
+    get,
+    path = "/v1/certificates/{number}",
+    tag = "certificates",
+    operation_id = "get_certificate",
+    params(("number" = String, Path, description = "A certificate number.", example = "PSO-2026-000042")),
+    responses(
+        (status = 200, description = "The certificate: holder, covered KvK numbers, periods, status now.", body = CertificateView),
+        crate::openapi::ReadProblems,
+    )
+)]
 pub async fn get(
     req: HttpRequest,
     path: web::Path<String>,
@@ -148,6 +231,17 @@ pub async fn get(
 }
 
 /// `GET /v1/certificates/{number}/events`: oldest first, each with its evidence.
+#[utoipa::path(
+    get,
+    path = "/v1/certificates/{number}/events",
+    tag = "certificates",
+    operation_id = "certificate_events",
+    params(("number" = String, Path, description = "A certificate number.", example = "PSO-2026-000042")),
+    responses(
+        (status = 200, description = "Its events, oldest first, each with the CB's signed request as evidence.", body = crate::openapi::EventList),
+        crate::openapi::ReadProblems,
+    )
+)]
 pub async fn events(
     req: HttpRequest,
     path: web::Path<String>,

@@ -9,6 +9,16 @@ use crate::query::Params;
 use crate::state::AppState;
 use crate::views::CertificationBodyView;
 
+#[utoipa::path(
+    get,
+    path = "/v1/certification-bodies",
+    tag = "certification-bodies",
+    operation_id = "list_certification_bodies",
+    responses(
+        (status = 200, description = "Every certification body, by id.", body = crate::openapi::CertificationBodyList),
+        crate::openapi::ReadProblems,
+    )
+)]
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     Params::parse(&req, &[])?;
     let registry = state.registry.clone();
@@ -20,6 +30,17 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/certification-bodies/{id}",
+    tag = "certification-bodies",
+    operation_id = "get_certification_body",
+    params(("id" = String, Path, description = "The CB's id.", example = "kiwa")),
+    responses(
+        (status = 200, description = "Accreditation, and every key (current and retired) as a JWK set.", body = CertificationBodyView),
+        crate::openapi::ReadProblems,
+    )
+)]
 pub async fn get(
     req: HttpRequest,
     path: web::Path<String>,

@@ -107,6 +107,17 @@ pub fn page_response<T: serde::Serialize>(
 }
 
 /// `GET /v1/companies`: search, by relevance with `q`, else by name.
+#[utoipa::path(
+    get,
+    path = "/v1/companies",
+    tag = "search",
+    operation_id = "search_companies",
+    params(crate::openapi::SearchParams),
+    responses(
+        (status = 200, description = "A page of companies, each with its standing on the day asked about.", body = Page<CompanyHitView>),
+        crate::openapi::ReadProblems,
+    )
+)]
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     let params = Params::parse(&req, &SEARCH_PARAMETERS)?;
     let filter = search_filter(&params)?;
@@ -119,6 +130,17 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 
 /// `GET /v1/companies/{kvk}`: the company, its standing now, and every
 /// certificate that covers it, current first.
+#[utoipa::path(
+    get,
+    path = "/v1/companies/{kvk}",
+    tag = "search",
+    operation_id = "get_company",
+    params(("kvk" = String, Path, description = "A KvK number: 8 digits.", pattern = "^[0-9]{8}$")),
+    responses(
+        (status = 200, description = "The company, its standing now, and its certificates, current first.", body = CompanyDetailView),
+        crate::openapi::ReadProblems,
+    )
+)]
 pub async fn get(
     req: HttpRequest,
     path: web::Path<String>,

@@ -13,6 +13,17 @@ use crate::views::EventView;
 /// Events with `seq` greater than `after` (default 0), in `seq` order, at most
 /// `limit`. `next_after` is the `after` to ask next; a `Link` to it comes while
 /// pages are full.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "feed",
+    operation_id = "events",
+    params(crate::openapi::FeedParams),
+    responses(
+        (status = 200, description = "Events after `after`, `seq` strictly increasing; a `Link` to the next page while pages are full.", body = crate::openapi::EventPage),
+        crate::openapi::ReadProblems,
+    )
+)]
 pub async fn feed(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     let params = Params::parse(&req, &["after", "limit"])?;
     let limit = paging::limit(params.get("limit"))?;

@@ -15,12 +15,29 @@ use crate::state::AppState;
 const READY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// `GET /healthz`: the process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "healthz",
+    responses((status = 200, description = "The process is up.", body = Object, example = json!({"status": "ok"})))
+)]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
 /// `GET /readyz`: the database answers; 503 problem when it does not (within a
 /// second, never a hang).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    operation_id = "readyz",
+    responses(
+        (status = 200, description = "The database answers.", body = Object, example = json!({"status": "ready", "database": "sqlite"})),
+        (status = 503, description = "The database does not answer within a second (`service-unavailable`).", body = crate::openapi::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     let registry = state.registry.clone();
     blocking(move || registry.ping(READY_TIMEOUT)).await?;
@@ -29,6 +46,13 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem>
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    responses((status = 200, description = "Prometheus text: requests by route and status, latency, pool state.", body = String, content_type = "text/plain"))
+)]
 pub async fn metrics(state: web::Data<AppState>, metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))

@@ -95,7 +95,7 @@ pub fn question(
 }
 
 /// One status answer (API.md, "The status answer").
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusView {
     pub kvk_number: String,
     /// The first instant asked about.
@@ -150,6 +150,20 @@ fn parameters(faults: Vec<FieldError>) -> Problem {
 
 /// `GET /v1/companies/{kvk}/status`: an unknown, well-formed KvK number is `200`
 /// and `not_certified`.
+#[utoipa::path(
+    get,
+    path = "/v1/companies/{kvk}/status",
+    tag = "status",
+    operation_id = "company_status",
+    params(
+        ("kvk" = String, Path, description = "A KvK number: 8 digits. An unknown one is `not_certified`, not a 404.", pattern = "^[0-9]{8}$"),
+        crate::openapi::StatusParams,
+    ),
+    responses(
+        (status = 200, description = "The status answer.", body = StatusView),
+        crate::openapi::ReadProblems,
+    )
+)]
 pub async fn one(
     req: HttpRequest,
     path: web::Path<String>,
@@ -173,7 +187,7 @@ pub async fn one(
 }
 
 /// The body of `POST /v1/status/batch`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     kvk_numbers: Vec<String>,
@@ -185,6 +199,17 @@ pub struct BatchRequest {
 /// `POST /v1/status/batch`: up to 1,000 KvK numbers, one answer each, in the
 /// order asked (duplicates answered each time), read in a bounded number of
 /// database queries.
+#[utoipa::path(
+    post,
+    path = "/v1/status/batch",
+    tag = "status",
+    operation_id = "status_batch",
+    request_body(content = BatchRequest, description = "Up to 1,000 KvK numbers (duplicates allowed) and one question for all."),
+    responses(
+        (status = 200, description = "One answer per number, in the order asked.", body = crate::openapi::StatusList),
+        crate::openapi::BatchProblems,
+    )
+)]
 pub async fn batch(
     body: web::Json<BatchRequest>,
     state: web::Data<AppState>,
