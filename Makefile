@@ -4,11 +4,19 @@
 CARGO ?= cargo
 BIN   := pso-registry
 
-.PHONY: run build test lint fmt openapi ci clean
+.PHONY: run demo build test lint fmt openapi bench bench-smoke wrk ci clean
+
+# `make bench` measures 10k and 100k companies; BENCH_SCALE=1m adds 1M.
+comma := ,
+BENCH_SCALES := 10k,100k$(if $(filter 1m,$(BENCH_SCALE)),$(comma)1m,)
 
 ## Build and serve on the embedded default (SQLite under ./data/), at BIND (127.0.0.1:8080).
 run:
 	$(CARGO) run --locked -p pso-registry-api --bin $(BIN) -- serve
+
+## Seed a few hundred fictitious companies into the default database (or DATABASE_URL).
+demo:
+	$(CARGO) run --locked -q -p pso-registry-api --bin $(BIN) -- seed --companies 300
 
 build:
 	$(CARGO) build --locked --workspace
@@ -24,6 +32,20 @@ test:
 ## Regenerate the checked-in OpenAPI document from the code (a test fails when it is stale).
 openapi:
 	$(CARGO) run --locked -q -p pso-registry-api --bin $(BIN) -- openapi > openapi/openapi.json
+
+## The benchmark (release build): seeds each backend, loads every hot path next to the
+## HTTP ceiling of this machine, and appends a table to BENCHMARKS.md.
+bench: wrk
+	$(CARGO) build --release --locked -p pso-registry-api -p pso-registry-tests --bins
+	./target/release/pso-bench run --scale $(BENCH_SCALES) --out BENCHMARKS.md
+
+## The benchmark in small (1,000 companies, 2 s a load, debug build), so it cannot rot; CI runs it.
+bench-smoke: wrk
+	$(CARGO) build --locked -p pso-registry-api -p pso-registry-tests --bins
+	./target/debug/pso-bench run --smoke --bin-dir target/debug --out target/bench-smoke.md
+
+wrk:
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 
 ## Formatting and lints, as CI checks them.
 lint:

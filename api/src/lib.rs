@@ -14,6 +14,7 @@ pub mod payload;
 pub mod problem;
 pub mod query;
 pub mod routes;
+pub mod seed;
 pub mod signed_request;
 pub mod startup;
 pub mod state;

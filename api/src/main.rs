@@ -30,6 +30,21 @@ enum Command {
     Cb(CbCommand),
     /// Print the OpenAPI 3.1 document (what `make openapi` checks in).
     Openapi,
+    /// Fill a register with fictitious companies and certificates (every level
+    /// and standing), through the lifecycle commands. Deterministic for a seed.
+    Seed {
+        /// How many companies (main applicants; subsidiaries come on top).
+        #[arg(long)]
+        companies: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The database (default: DATABASE_URL, or the embedded SQLite file).
+        #[arg(long)]
+        database: Option<String>,
+        /// The day the data is dated around (default: today).
+        #[arg(long)]
+        anchor: Option<chrono::NaiveDate>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,6 +86,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(),
+        Command::Seed {
+            companies,
+            seed,
+            database,
+            anchor,
+        } => seed_register(companies, seed, database, anchor),
         Command::Openapi => {
             print!("{}", pso_api::openapi::document());
             ExitCode::SUCCESS
@@ -94,6 +115,40 @@ fn main() -> ExitCode {
             };
             sign(&key, &envelope, &payload)
         }
+    }
+}
+
+fn seed_register(
+    companies: u64,
+    seed: u64,
+    database: Option<String>,
+    anchor: Option<chrono::NaiveDate>,
+) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let url = match database
+        .map(|d| registry_core::DatabaseUrl::parse(&d))
+        .transpose()
+    {
+        Ok(url) => url.unwrap_or(config.database_url),
+        Err(e) => return fail(&e),
+    };
+    let options = registry_core::PoolOptions {
+        max_size: 2,
+        ..Default::default()
+    };
+    let registry =
+        match registry_core::Registry::open(&url, &options, registry_core::SchemeRules::pso()) {
+            Ok(r) => r,
+            Err(e) => return fail(&e),
+        };
+    let anchor = anchor.unwrap_or_else(|| registry_core::time::date_at(registry_core::time::now()));
+    eprintln!("seeding {companies} companies into {url} (seed {seed}, anchor {anchor})");
+    match pso_api::seed::seed(&registry, companies, seed, anchor) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
     }
 }
 

@@ -33,7 +33,7 @@ pub use event::{Actor, Event, EventKind, Provenance, RequestId, SignedRequest};
 pub use level::Level;
 pub use period::{HandbookVersion, Period, PeriodDraft, Score};
 pub use registry::{
-    Accredit, Certificate, CertificationBodyChange, ChangeStanding, CompanyHit, Covered,
+    Accredit, Batch, Certificate, CertificationBodyChange, ChangeStanding, CompanyHit, Covered,
     IssueCertificate, Issued, KeyChanges, PoolState, Registry, RenewCertificate, SearchCursor,
     SearchFilter, SearchPage, SearchStatus,
 };

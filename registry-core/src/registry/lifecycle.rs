@@ -276,10 +276,67 @@ fn certificate_to_replace(
     Ok(Some((row.id, replaced)))
 }
 
+/// Several lifecycle commands in one transaction, for bulk loading: all of them
+/// are written, or none. Each keeps every rule of the command on its own.
+#[derive(Debug)]
+pub struct Batch<'a> {
+    registry: &'a Registry,
+    conn: &'a mut AnyConnection,
+}
+
+impl Batch<'_> {
+    pub fn issue(
+        &mut self,
+        command: &IssueCertificate,
+        by: &Provenance,
+    ) -> Result<Issued, CoreError> {
+        self.registry.issue_in(self.conn, command, by)
+    }
+
+    pub fn renew(
+        &mut self,
+        command: &RenewCertificate,
+        by: &Provenance,
+    ) -> Result<Certificate, CoreError> {
+        self.registry.renew_in(self.conn, command, by)
+    }
+
+    pub fn change_standing(
+        &mut self,
+        command: &ChangeStanding,
+        by: &Provenance,
+    ) -> Result<Certificate, CoreError> {
+        self.registry.change_standing_in(self.conn, command, by)
+    }
+}
+
 impl Registry {
+    /// Runs `commands` in one transaction (see [`Batch`]).
+    pub fn batch<T>(
+        &self,
+        mut commands: impl FnMut(&mut Batch<'_>) -> Result<T, CoreError>,
+    ) -> Result<T, CoreError> {
+        self.write(|conn| {
+            commands(&mut Batch {
+                registry: self,
+                conn,
+            })
+        })
+    }
+
     /// Issues a certificate. Idempotent on (CB, `cb_reference`): the same content
     /// again gives the existing certificate, other content a conflict.
     pub fn issue(&self, command: IssueCertificate, by: &Provenance) -> Result<Issued, CoreError> {
+        self.write(|conn| self.issue_in(conn, &command, by))
+    }
+
+    /// [`Registry::issue`] inside a transaction the caller holds.
+    pub(crate) fn issue_in(
+        &self,
+        conn: &mut AnyConnection,
+        command: &IssueCertificate,
+        by: &Provenance,
+    ) -> Result<Issued, CoreError> {
         let cb = acting_body(by)?.clone();
         let mut faults = Faults::new();
         faults.extend(check_coverage(&command.holder, &command.subsidiaries));
@@ -296,143 +353,140 @@ impl Registry {
         let starts = period.starts_at();
         let kvk = command.holder.kvk_number.as_str();
 
-        self.write(|conn| {
-            admit(conn, by)?;
-            conn.lock_company(kvk)?;
-            // One query for both rules: this CB's certificate with this reference
-            // (idempotency), and the main applicant's certificates in force at the
-            // new start (one in force).
-            let rows: Vec<CertificateRow> = certificates::table
-                .filter(
-                    certificates::cb_id
-                        .eq(cb.as_str())
-                        .and(certificates::cb_reference.eq(command.cb_reference.as_str()))
-                        .or(certificates::main_kvk
-                            .eq(kvk)
-                            .and(certificates::closed_at.is_null())
-                            .and(certificates::ends_at.gt(to_db(starts)))),
-                )
-                .select(CertificateRow::as_select())
-                .load(conn)?;
-            let same_reference = |r: &CertificateRow| {
-                r.cb_id == cb.as_str() && r.cb_reference == command.cb_reference.as_str()
-            };
-            if let Some(row) = rows.iter().find(|r| same_reference(r)) {
-                let n = crate::storage::rows::number(&row.number)?;
-                if row.fingerprint != fingerprint {
-                    return Err(CoreError::IdempotencyConflict {
-                        reference: command.cb_reference.as_str().to_owned(),
-                        existing: n,
-                    });
-                }
-                return Ok(Issued::Existing(Box::new(certificate_by_number(conn, &n)?)));
+        admit(conn, by)?;
+        conn.lock_company(kvk)?;
+        // One query for both rules: this CB's certificate with this reference
+        // (idempotency), and the main applicant's certificates in force at the
+        // new start (one in force).
+        let rows: Vec<CertificateRow> = certificates::table
+            .filter(
+                certificates::cb_id
+                    .eq(cb.as_str())
+                    .and(certificates::cb_reference.eq(command.cb_reference.as_str()))
+                    .or(certificates::main_kvk
+                        .eq(kvk)
+                        .and(certificates::closed_at.is_null())
+                        .and(certificates::ends_at.gt(to_db(starts)))),
+            )
+            .select(CertificateRow::as_select())
+            .load(conn)?;
+        let same_reference = |r: &CertificateRow| {
+            r.cb_id == cb.as_str() && r.cb_reference == command.cb_reference.as_str()
+        };
+        if let Some(row) = rows.iter().find(|r| same_reference(r)) {
+            let n = crate::storage::rows::number(&row.number)?;
+            if row.fingerprint != fingerprint {
+                return Err(CoreError::IdempotencyConflict {
+                    reference: command.cb_reference.as_str().to_owned(),
+                    existing: n,
+                });
             }
-            let in_force: Vec<&CertificateRow> =
-                rows.iter().filter(|r| r.main_kvk == kvk).collect();
-            let replaced = certificate_to_replace(conn, &command, starts, &in_force)?;
-            let holder = upsert_companies(conn, &command, now)?;
+            return Ok(Issued::Existing(Box::new(certificate_by_number(conn, &n)?)));
+        }
+        let in_force: Vec<&CertificateRow> = rows.iter().filter(|r| r.main_kvk == kvk).collect();
+        let replaced = certificate_to_replace(conn, &command, starts, &in_force)?;
+        let holder = upsert_companies(conn, &command, now)?;
 
-            let placeholder = format!("~{}/{}", cb.as_str(), command.cb_reference.as_str());
-            let id: i64 = diesel::insert_into(certificates::table)
-                .values(NewCertificateRow {
-                    number: &placeholder,
-                    scheme: self.rules.scheme.as_str(),
-                    cb_id: cb.as_str(),
-                    cb_reference: command.cb_reference.as_str(),
-                    fingerprint: &fingerprint,
-                    main_kvk: kvk,
-                    replaces_id: replaced.as_ref().map(|(old_id, _)| *old_id),
-                    issued_at: to_db(now),
-                    ends_at: to_db(period.ends_at()),
-                    starts_at: to_db(starts),
+        let placeholder = format!("~{}/{}", cb.as_str(), command.cb_reference.as_str());
+        let id: i64 = diesel::insert_into(certificates::table)
+            .values(NewCertificateRow {
+                number: &placeholder,
+                scheme: self.rules.scheme.as_str(),
+                cb_id: cb.as_str(),
+                cb_reference: command.cb_reference.as_str(),
+                fingerprint: &fingerprint,
+                main_kvk: kvk,
+                replaces_id: replaced.as_ref().map(|(old_id, _)| *old_id),
+                issued_at: to_db(now),
+                ends_at: to_db(period.ends_at()),
+                starts_at: to_db(starts),
+            })
+            .returning(certificates::id)
+            .get_result(conn)?;
+        let n = CertificateNumber::assign(&self.rules.number_prefix, date_at(now).year(), id);
+        diesel::update(certificates::table.find(id))
+            .set(certificates::number.eq(n.as_str()))
+            .execute(conn)?;
+        diesel::insert_into(periods::table)
+            .values(PeriodRow::new(id, &period))
+            .execute(conn)?;
+        let mut covered = vec![Covered {
+            kvk_number: command.holder.kvk_number.clone(),
+            name: command.holder.name.clone(),
+            main_applicant: true,
+        }];
+        covered.extend(command.subsidiaries.iter().map(|s| Covered {
+            kvk_number: s.kvk_number.clone(),
+            name: s.name.clone(),
+            main_applicant: false,
+        }));
+        // One row at a time: batch inserts do not compile on the multi-backend.
+        for c in &covered {
+            diesel::insert_into(coverage::table)
+                .values(CoverageRow {
+                    certificate_id: id,
+                    kvk_number: c.kvk_number.as_str().to_owned(),
+                    is_main: c.main_applicant,
                 })
-                .returning(certificates::id)
-                .get_result(conn)?;
-            let n = CertificateNumber::assign(&self.rules.number_prefix, date_at(now).year(), id);
-            diesel::update(certificates::table.find(id))
-                .set(certificates::number.eq(n.as_str()))
                 .execute(conn)?;
-            diesel::insert_into(periods::table)
-                .values(PeriodRow::new(id, &period))
-                .execute(conn)?;
-            let mut covered = vec![Covered {
-                kvk_number: command.holder.kvk_number.clone(),
-                name: command.holder.name.clone(),
-                main_applicant: true,
-            }];
-            covered.extend(command.subsidiaries.iter().map(|s| Covered {
-                kvk_number: s.kvk_number.clone(),
-                name: s.name.clone(),
-                main_applicant: false,
-            }));
-            // One row at a time: batch inserts do not compile on the multi-backend.
-            for c in &covered {
-                diesel::insert_into(coverage::table)
-                    .values(CoverageRow {
-                        certificate_id: id,
-                        kvk_number: c.kvk_number.as_str().to_owned(),
-                        is_main: c.main_applicant,
-                    })
-                    .execute(conn)?;
-            }
-            covered.sort_by(|a, b| {
-                b.main_applicant
-                    .cmp(&a.main_applicant)
-                    .then(a.kvk_number.cmp(&b.kvk_number))
-            });
+        }
+        covered.sort_by(|a, b| {
+            b.main_applicant
+                .cmp(&a.main_applicant)
+                .then(a.kvk_number.cmp(&b.kvk_number))
+        });
 
-            if let Some((old_id, old)) = &replaced {
-                diesel::update(certificates::table.find(*old_id))
-                    .set(certificates::closed_at.eq(Some(to_db(starts))))
-                    .execute(conn)?;
-                event_log::append(
-                    conn,
-                    event_log::NewEvent {
-                        kind: EventKind::Superseded,
-                        certificate_id: Some(*old_id),
-                        cb: Some(&old.history.certification_body),
-                        effective_at: starts,
-                        recorded_at: now,
-                        detail: &serde_json::json!({ "superseded_by": n }),
-                        provenance: Some(by),
-                    },
-                )?;
-            }
-            let detail = PeriodDetail {
-                cb_reference: Some(&command.cb_reference),
-                main_applicant: Some(kvk),
-                replaces: command.replaces.as_ref(),
-                period: &period,
-            };
+        if let Some((old_id, old)) = &replaced {
+            diesel::update(certificates::table.find(*old_id))
+                .set(certificates::closed_at.eq(Some(to_db(starts))))
+                .execute(conn)?;
             event_log::append(
                 conn,
                 event_log::NewEvent {
-                    kind: EventKind::Issued,
-                    certificate_id: Some(id),
-                    cb: Some(&cb),
+                    kind: EventKind::Superseded,
+                    certificate_id: Some(*old_id),
+                    cb: Some(&old.history.certification_body),
                     effective_at: starts,
                     recorded_at: now,
-                    detail: &detail,
+                    detail: &serde_json::json!({ "superseded_by": n }),
                     provenance: Some(by),
                 },
             )?;
-            // What was just written, without reading it back.
-            Ok(Issued::Created(Box::new(Certificate {
-                scheme: self.rules.scheme,
-                cb_reference: command.cb_reference.clone(),
-                holder,
-                covered,
-                replaces: command.replaces.clone(),
-                issued_at: now,
-                history: CertificateHistory {
-                    number: n,
-                    certification_body: cb.clone(),
-                    main_applicant: command.holder.kvk_number.clone(),
-                    periods: vec![period.clone()],
-                    standing_changes: Vec::new(),
-                },
-            })))
-        })
+        }
+        let detail = PeriodDetail {
+            cb_reference: Some(&command.cb_reference),
+            main_applicant: Some(kvk),
+            replaces: command.replaces.as_ref(),
+            period: &period,
+        };
+        event_log::append(
+            conn,
+            event_log::NewEvent {
+                kind: EventKind::Issued,
+                certificate_id: Some(id),
+                cb: Some(&cb),
+                effective_at: starts,
+                recorded_at: now,
+                detail: &detail,
+                provenance: Some(by),
+            },
+        )?;
+        // What was just written, without reading it back.
+        Ok(Issued::Created(Box::new(Certificate {
+            scheme: self.rules.scheme,
+            cb_reference: command.cb_reference.clone(),
+            holder,
+            covered,
+            replaces: command.replaces.clone(),
+            issued_at: now,
+            history: CertificateHistory {
+                number: n,
+                certification_body: cb.clone(),
+                main_applicant: command.holder.kvk_number.clone(),
+                periods: vec![period.clone()],
+                standing_changes: Vec::new(),
+            },
+        })))
     }
 
     /// Appends a validity period to one of the CB's certificates. Re-sending the
@@ -442,60 +496,68 @@ impl Registry {
         command: RenewCertificate,
         by: &Provenance,
     ) -> Result<Certificate, CoreError> {
+        self.write(|conn| self.renew_in(conn, &command, by))
+    }
+
+    /// [`Registry::renew`] inside a transaction the caller holds.
+    pub(crate) fn renew_in(
+        &self,
+        conn: &mut AnyConnection,
+        command: &RenewCertificate,
+        by: &Provenance,
+    ) -> Result<Certificate, CoreError> {
         let cb = acting_body(by)?.clone();
         let period =
             Period::new(command.period.clone(), &self.rules).map_err(CoreError::Validation)?;
         let now = time::now();
-        self.write(|conn| {
-            admit(conn, by)?;
-            let row = certificate_row(conn, &command.number)?;
-            conn.lock_company(&row.main_kvk)?;
-            let certificate = certificate_by_number(conn, &command.number)?;
-            if certificate.history.certification_body != cb {
-                return Err(CoreError::NotYourCertificate(command.number.clone()));
-            }
-            ensure_open(&certificate)?;
-            let last = certificate.history.periods.last();
-            if last == Some(&period) {
-                return Ok(certificate);
-            }
-            if let Some(last) = last
-                && period.valid_from() <= last.valid_from()
-            {
-                return Err(CoreError::field(
-                    "valid_from",
-                    format!(
-                        "must be after the last period's valid_from ({})",
-                        last.valid_from()
-                    ),
-                ));
-            }
-            diesel::insert_into(periods::table)
-                .values(PeriodRow::new(row.id, &period))
-                .execute(conn)?;
-            diesel::update(certificates::table.find(row.id))
-                .set(certificates::ends_at.eq(to_db(period.ends_at())))
-                .execute(conn)?;
-            let detail = PeriodDetail {
-                cb_reference: None,
-                main_applicant: None,
-                replaces: None,
-                period: &period,
-            };
-            event_log::append(
-                conn,
-                event_log::NewEvent {
-                    kind: EventKind::Renewed,
-                    certificate_id: Some(row.id),
-                    cb: Some(&cb),
-                    effective_at: period.starts_at(),
-                    recorded_at: now,
-                    detail: &detail,
-                    provenance: Some(by),
-                },
-            )?;
-            certificate_by_number(conn, &command.number)
-        })
+        admit(conn, by)?;
+        let row = certificate_row(conn, &command.number)?;
+        conn.lock_company(&row.main_kvk)?;
+        let certificate = certificate_by_number(conn, &command.number)?;
+        if certificate.history.certification_body != cb {
+            return Err(CoreError::NotYourCertificate(command.number.clone()));
+        }
+        ensure_open(&certificate)?;
+        let last = certificate.history.periods.last();
+        if last == Some(&period) {
+            return Ok(certificate);
+        }
+        if let Some(last) = last
+            && period.valid_from() <= last.valid_from()
+        {
+            return Err(CoreError::field(
+                "valid_from",
+                format!(
+                    "must be after the last period's valid_from ({})",
+                    last.valid_from()
+                ),
+            ));
+        }
+        diesel::insert_into(periods::table)
+            .values(PeriodRow::new(row.id, &period))
+            .execute(conn)?;
+        diesel::update(certificates::table.find(row.id))
+            .set(certificates::ends_at.eq(to_db(period.ends_at())))
+            .execute(conn)?;
+        let detail = PeriodDetail {
+            cb_reference: None,
+            main_applicant: None,
+            replaces: None,
+            period: &period,
+        };
+        event_log::append(
+            conn,
+            event_log::NewEvent {
+                kind: EventKind::Renewed,
+                certificate_id: Some(row.id),
+                cb: Some(&cb),
+                effective_at: period.starts_at(),
+                recorded_at: now,
+                detail: &detail,
+                provenance: Some(by),
+            },
+        )?;
+        certificate_by_number(conn, &command.number)
     }
 
     /// Suspends, reinstates or revokes a certificate. A CB acts on its own
@@ -503,6 +565,16 @@ impl Registry {
     pub fn change_standing(
         &self,
         command: ChangeStanding,
+        by: &Provenance,
+    ) -> Result<Certificate, CoreError> {
+        self.write(|conn| self.change_standing_in(conn, &command, by))
+    }
+
+    /// [`Registry::change_standing`] inside a transaction the caller holds.
+    pub(crate) fn change_standing_in(
+        &self,
+        conn: &mut AnyConnection,
+        command: &ChangeStanding,
         by: &Provenance,
     ) -> Result<Certificate, CoreError> {
         let kind = match command.standing {
@@ -544,70 +616,68 @@ impl Registry {
         if !faults.is_empty() {
             return Err(CoreError::Validation(faults));
         }
-        self.write(|conn| {
-            admit(conn, by)?;
-            let row = certificate_row(conn, &command.number)?;
-            conn.lock_company(&row.main_kvk)?;
-            // Taken under the lock, so that concurrent changes that default to
-            // "now" take effect in the order they are recorded.
-            let now = time::now();
-            let effective_at = command.effective_at.map(time::truncate).unwrap_or(now);
-            let certificate = certificate_by_number(conn, &command.number)?;
-            if let Actor::CertificationBody(cb) = &by.actor
-                && &certificate.history.certification_body != cb
+        admit(conn, by)?;
+        let row = certificate_row(conn, &command.number)?;
+        conn.lock_company(&row.main_kvk)?;
+        // Taken under the lock, so that concurrent changes that default to
+        // "now" take effect in the order they are recorded.
+        let now = time::now();
+        let effective_at = command.effective_at.map(time::truncate).unwrap_or(now);
+        let certificate = certificate_by_number(conn, &command.number)?;
+        if let Actor::CertificationBody(cb) = &by.actor
+            && &certificate.history.certification_body != cb
+        {
+            return Err(CoreError::NotYourCertificate(command.number.clone()));
+        }
+        ensure_open(&certificate)?;
+        check_effective_at(&certificate, effective_at)?;
+        let suspended = certificate
+            .history
+            .standing_changes
+            .iter()
+            .rev()
+            .find(|c| matches!(c.standing, Standing::Suspended | Standing::Reinstated))
+            .is_some_and(|c| c.standing == Standing::Suspended);
+        match command.standing {
+            Standing::Suspended if suspended => {
+                return Err(CoreError::InvalidTransition(
+                    "the certificate is already suspended".into(),
+                ));
+            }
+            Standing::Suspended
+                if certificate_state_at(&certificate.history, effective_at).status
+                    == CertificateStatus::Expired =>
             {
-                return Err(CoreError::NotYourCertificate(command.number.clone()));
+                return Err(CoreError::InvalidTransition(
+                    "the certificate has expired at effective_at".into(),
+                ));
             }
-            ensure_open(&certificate)?;
-            check_effective_at(&certificate, effective_at)?;
-            let suspended = certificate
-                .history
-                .standing_changes
-                .iter()
-                .rev()
-                .find(|c| matches!(c.standing, Standing::Suspended | Standing::Reinstated))
-                .is_some_and(|c| c.standing == Standing::Suspended);
-            match command.standing {
-                Standing::Suspended if suspended => {
-                    return Err(CoreError::InvalidTransition(
-                        "the certificate is already suspended".into(),
-                    ));
-                }
-                Standing::Suspended
-                    if certificate_state_at(&certificate.history, effective_at).status
-                        == CertificateStatus::Expired =>
-                {
-                    return Err(CoreError::InvalidTransition(
-                        "the certificate has expired at effective_at".into(),
-                    ));
-                }
-                Standing::Reinstated if !suspended => {
-                    return Err(CoreError::InvalidTransition(
-                        "the certificate is not suspended".into(),
-                    ));
-                }
-                _ => {}
+            Standing::Reinstated if !suspended => {
+                return Err(CoreError::InvalidTransition(
+                    "the certificate is not suspended".into(),
+                ));
             }
-            if command.standing == Standing::Revoked {
-                diesel::update(certificates::table.find(row.id))
-                    .set(certificates::closed_at.eq(Some(to_db(effective_at))))
-                    .execute(conn)?;
-            }
-            let cb = certificate.history.certification_body.clone();
-            event_log::append(
-                conn,
-                event_log::NewEvent {
-                    kind,
-                    certificate_id: Some(row.id),
-                    cb: Some(&cb),
-                    effective_at,
-                    recorded_at: now,
-                    detail: &StandingDetail { reason },
-                    provenance: Some(by),
-                },
-            )?;
-            certificate_by_number(conn, &command.number)
-        })
+            _ => {}
+        }
+        if command.standing == Standing::Revoked {
+            diesel::update(certificates::table.find(row.id))
+                .set(certificates::closed_at.eq(Some(to_db(effective_at))))
+                .execute(conn)?;
+        }
+        let cb = certificate.history.certification_body.clone();
+        event_log::append(
+            conn,
+            event_log::NewEvent {
+                kind,
+                certificate_id: Some(row.id),
+                cb: Some(&cb),
+                effective_at,
+                recorded_at: now,
+                detail: &StandingDetail { reason },
+                provenance: Some(by),
+            },
+        )?;
+        certificate_by_number(conn, &command.number)
     }
 
     /// Records an `expired` event for every certificate whose last period has

@@ -18,7 +18,7 @@ use crate::storage::{
 };
 
 pub use certification_bodies::{Accredit, CertificationBodyChange, KeyChanges};
-pub use lifecycle::{ChangeStanding, IssueCertificate, Issued, RenewCertificate};
+pub use lifecycle::{Batch, ChangeStanding, IssueCertificate, Issued, RenewCertificate};
 pub use queries::{Certificate, Covered};
 pub use search::{CompanyHit, SearchCursor, SearchFilter, SearchPage, SearchStatus};
 
