@@ -155,14 +155,14 @@ pub enum Standing {
 }
 
 /// A standing change and the instant it takes effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StandingChange {
     pub standing: Standing,
     pub effective_at: DateTime<Utc>,
 }
 
 /// Everything the status rule needs to know about one certificate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CertificateHistory {
     pub number: CertificateNumber,
     pub certification_body: CbId,

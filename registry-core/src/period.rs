@@ -74,7 +74,9 @@ pub struct PeriodDraft {
 /// `trede_3`, `valid_until` after `valid_from` and within the level's validity.
 /// `valid_from` is inclusive and `valid_until` exclusive, both at the start of that
 /// day in Europe/Amsterdam (API.md, "The status answer").
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Deserialising reads a period back as it was stored (the rules were applied
+/// when it was written), like [`Period::from_storage`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Period {
     level: Level,
     pso30plus: bool,

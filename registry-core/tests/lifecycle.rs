@@ -351,6 +351,7 @@ fn replacing_supersedes_the_old_certificate_from_the_new_start(f: &Fixture) {
         f.standing("kiwa", old.number(), Standing::Suspended, "2027-02-01"),
         Err(CoreError::CertificateSuperseded(_))
     ));
+    assert!(f.registry.histories_are_consistent().expect("check"));
 }
 
 fn renewal_appends_a_period_and_the_level_may_change(f: &Fixture) {
@@ -412,6 +413,7 @@ fn renewal_appends_a_period_and_the_level_may_change(f: &Fixture) {
     assert!(
         matches!(f.registry.renew(early, &by("kiwa")), Err(CoreError::Validation(e)) if e[0].field == "valid_from")
     );
+    assert!(f.registry.histories_are_consistent().expect("check"));
 }
 
 impl Fixture {
@@ -479,6 +481,7 @@ fn suspension_reinstatement_and_revocation_follow_the_rules(f: &Fixture) {
         Err(CoreError::CertificateRevoked(_))
     ));
     assert_eq!(f.counts(), before);
+    assert!(f.registry.histories_are_consistent().expect("check"));
     let kinds: Vec<_> = f
         .registry
         .certificate_events(n)

@@ -342,7 +342,7 @@ async fn every_problem_type_in_the_catalogue_is_produced() {
 
     // A row the register never writes: a storage fault, shown as nothing but `internal`.
     let corrupt = format!(
-        "UPDATE periods SET level = 'trede_9' WHERE certificate_id = (SELECT id FROM certificates WHERE number = '{other}')"
+        "UPDATE certificates SET history = '{{\"trede_9\": true}}' WHERE number = '{other}'"
     );
     tokio::task::spawn_blocking(move || execute_sql(&direct_url, &corrupt))
         .await

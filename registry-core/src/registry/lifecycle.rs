@@ -12,7 +12,7 @@ use super::certification_bodies::ensure_active;
 use super::event_log::{self, claim_request_id};
 use super::queries::{Certificate, Covered, certificate_by_number};
 use crate::certificate::{
-    CbReference, CertificateHistory, CertificateNumber, CertificateStatus, Standing,
+    CbReference, CertificateHistory, CertificateNumber, CertificateStatus, Standing, StandingChange,
 };
 use crate::certification_body::CbId;
 use crate::company::{Holder, KvkNumber, Name, Province, SbiCode, Subsidiary, check_coverage};
@@ -404,8 +404,18 @@ impl Registry {
             .returning(certificates::id)
             .get_result(conn)?;
         let n = CertificateNumber::assign(&self.rules.number_prefix, date_at(now).year(), id);
+        let history = CertificateHistory {
+            number: n.clone(),
+            certification_body: cb.clone(),
+            main_applicant: command.holder.kvk_number.clone(),
+            periods: vec![period.clone()],
+            standing_changes: Vec::new(),
+        };
         diesel::update(certificates::table.find(id))
-            .set(certificates::number.eq(n.as_str()))
+            .set((
+                certificates::number.eq(n.as_str()),
+                certificates::history.eq(serde_json::to_string(&history)?),
+            ))
             .execute(conn)?;
         diesel::insert_into(periods::table)
             .values(PeriodRow::new(id, &period))
@@ -437,8 +447,16 @@ impl Registry {
         });
 
         if let Some((old_id, old)) = &replaced {
+            let mut old_history = old.history.clone();
+            old_history.standing_changes.push(StandingChange {
+                standing: Standing::Superseded,
+                effective_at: starts,
+            });
             diesel::update(certificates::table.find(*old_id))
-                .set(certificates::closed_at.eq(Some(to_db(starts))))
+                .set((
+                    certificates::closed_at.eq(Some(to_db(starts))),
+                    certificates::history.eq(serde_json::to_string(&old_history)?),
+                ))
                 .execute(conn)?;
             event_log::append(
                 conn,
@@ -479,13 +497,7 @@ impl Registry {
             covered,
             replaces: command.replaces.clone(),
             issued_at: now,
-            history: CertificateHistory {
-                number: n,
-                certification_body: cb.clone(),
-                main_applicant: command.holder.kvk_number.clone(),
-                periods: vec![period.clone()],
-                standing_changes: Vec::new(),
-            },
+            history,
         })))
     }
 
@@ -513,7 +525,7 @@ impl Registry {
         admit(conn, by)?;
         let row = certificate_row(conn, &command.number)?;
         conn.lock_company(&row.main_kvk)?;
-        let certificate = certificate_by_number(conn, &command.number)?;
+        let mut certificate = certificate_by_number(conn, &command.number)?;
         if certificate.history.certification_body != cb {
             return Err(CoreError::NotYourCertificate(command.number.clone()));
         }
@@ -536,8 +548,12 @@ impl Registry {
         diesel::insert_into(periods::table)
             .values(PeriodRow::new(row.id, &period))
             .execute(conn)?;
+        certificate.history.periods.push(period.clone());
         diesel::update(certificates::table.find(row.id))
-            .set(certificates::ends_at.eq(to_db(period.ends_at())))
+            .set((
+                certificates::ends_at.eq(to_db(period.ends_at())),
+                certificates::history.eq(serde_json::to_string(&certificate.history)?),
+            ))
             .execute(conn)?;
         let detail = PeriodDetail {
             cb_reference: None,
@@ -557,7 +573,7 @@ impl Registry {
                 provenance: Some(by),
             },
         )?;
-        certificate_by_number(conn, &command.number)
+        Ok(certificate)
     }
 
     /// Suspends, reinstates or revokes a certificate. A CB acts on its own
@@ -623,7 +639,7 @@ impl Registry {
         // "now" take effect in the order they are recorded.
         let now = time::now();
         let effective_at = command.effective_at.map(time::truncate).unwrap_or(now);
-        let certificate = certificate_by_number(conn, &command.number)?;
+        let mut certificate = certificate_by_number(conn, &command.number)?;
         if let Actor::CertificationBody(cb) = &by.actor
             && &certificate.history.certification_body != cb
         {
@@ -659,11 +675,20 @@ impl Registry {
             }
             _ => {}
         }
-        if command.standing == Standing::Revoked {
-            diesel::update(certificates::table.find(row.id))
-                .set(certificates::closed_at.eq(Some(to_db(effective_at))))
-                .execute(conn)?;
-        }
+        certificate.history.standing_changes.push(StandingChange {
+            standing: command.standing,
+            effective_at,
+        });
+        let closed_at = match command.standing {
+            Standing::Revoked => Some(to_db(effective_at)),
+            _ => row.closed_at,
+        };
+        diesel::update(certificates::table.find(row.id))
+            .set((
+                certificates::closed_at.eq(closed_at),
+                certificates::history.eq(serde_json::to_string(&certificate.history)?),
+            ))
+            .execute(conn)?;
         let cb = certificate.history.certification_body.clone();
         event_log::append(
             conn,
@@ -677,7 +702,7 @@ impl Registry {
                 provenance: Some(by),
             },
         )?;
-        certificate_by_number(conn, &command.number)
+        Ok(certificate)
     }
 
     /// Records an `expired` event for every certificate whose last period has

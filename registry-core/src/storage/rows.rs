@@ -158,6 +158,8 @@ pub(crate) struct CertificateRow {
     pub ends_at: NaiveDateTime,
     pub closed_at: Option<NaiveDateTime>,
     pub expiry_recorded_for: Option<NaiveDateTime>,
+    /// The certificate's [`crate::certificate::CertificateHistory`] as JSON.
+    pub history: String,
 }
 
 #[derive(Debug, Insertable)]

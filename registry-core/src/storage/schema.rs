@@ -80,6 +80,7 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         expiry_recorded_for -> Nullable<Timestamp>,
         starts_at -> Timestamp,
+        history -> Text,
     }
 }
 
