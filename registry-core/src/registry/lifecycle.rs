@@ -348,7 +348,7 @@ impl Registry {
             (true, Ok(p)) => p,
             _ => return Err(CoreError::Validation(faults.into_vec())),
         };
-        let fingerprint = fingerprint(&command, &period)?;
+        let fingerprint = fingerprint(command, &period)?;
         let now = time::now();
         let starts = period.starts_at();
         let kvk = command.holder.kvk_number.as_str();
@@ -384,8 +384,8 @@ impl Registry {
             return Ok(Issued::Existing(Box::new(certificate_by_number(conn, &n)?)));
         }
         let in_force: Vec<&CertificateRow> = rows.iter().filter(|r| r.main_kvk == kvk).collect();
-        let replaced = certificate_to_replace(conn, &command, starts, &in_force)?;
-        let holder = upsert_companies(conn, &command, now)?;
+        let replaced = certificate_to_replace(conn, command, starts, &in_force)?;
+        let holder = upsert_companies(conn, command, now)?;
 
         let placeholder = format!("~{}/{}", cb.as_str(), command.cb_reference.as_str());
         let id: i64 = diesel::insert_into(certificates::table)
