@@ -399,6 +399,11 @@ pub fn seed(
             Ok(())
         })?;
         i = end;
+        // Statistics while the tables grow: plans made on empty tables scan them.
+        let batches = i / BATCH as u64;
+        if batches.is_power_of_two() || batches % 200 == 0 {
+            registry.analyze()?;
+        }
         if i % (companies / 10).max(BATCH as u64) < BATCH as u64 || i == companies {
             eprintln!(
                 "seeded {i}/{companies} companies in {:.1} s",

@@ -5,8 +5,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use registry_core::{CertificateNumber, Issued, Standing};
 
-use super::blocking;
 use super::companies::{SEARCH_PARAMETERS, page_response, search_filter, search_page};
+use super::{blocking, read};
 use crate::paging::Page;
 use crate::payload::{self, prefix_core_error};
 use crate::problem::Problem;
@@ -200,8 +200,10 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let filter = search_filter(&params)?;
     let (limit, after) = search_page(&params)?;
     let registry = state.registry.clone();
-    let page =
-        blocking(move || registry.search_certificates(&filter, after.as_ref(), limit)).await?;
+    let page = read(&state, move || {
+        registry.search_certificates(&filter, after.as_ref(), limit)
+    })
+    .await?;
     let items: Vec<CertificateView> = page.items.into_iter().map(render).collect();
     Ok(page_response(&req, items, page.next, limit))
 }
@@ -226,7 +228,7 @@ pub async fn get(
     Params::parse(&req, &[])?;
     let n = number(&path)?;
     let registry = state.registry.clone();
-    let certificate = blocking(move || registry.certificate(&n)).await?;
+    let certificate = read(&state, move || registry.certificate(&n)).await?;
     Ok(HttpResponse::Ok().json(render(certificate)))
 }
 
@@ -250,7 +252,7 @@ pub async fn events(
     Params::parse(&req, &[])?;
     let n = number(&path)?;
     let registry = state.registry.clone();
-    let events = blocking(move || registry.certificate_events(&n)).await?;
+    let events = read(&state, move || registry.certificate_events(&n)).await?;
     let items: Vec<EventView> = events.into_iter().map(EventView::from).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
 }

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use registry_core::CbId;
 
-use super::blocking;
+use super::read;
 use crate::problem::Problem;
 use crate::query::Params;
 use crate::state::AppState;
@@ -22,7 +22,7 @@ use crate::views::CertificationBodyView;
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     Params::parse(&req, &[])?;
     let registry = state.registry.clone();
-    let bodies = blocking(move || registry.certification_bodies()).await?;
+    let bodies = read(&state, move || registry.certification_bodies()).await?;
     let items: Vec<CertificationBodyView> = bodies
         .into_iter()
         .map(CertificationBodyView::from)
@@ -49,6 +49,6 @@ pub async fn get(
     Params::parse(&req, &[])?;
     let id = CbId::parse(&path).map_err(|e| Problem::parameter("id", e.0))?;
     let registry = state.registry.clone();
-    let body = blocking(move || registry.certification_body(&id)).await?;
+    let body = read(&state, move || registry.certification_body(&id)).await?;
     Ok(HttpResponse::Ok().json(CertificationBodyView::from(body)))
 }

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use registry_core::time::start_of_day;
 use registry_core::{CbId, KvkNumber, Level, Province, SearchCursor, SearchFilter, SearchStatus};
 
-use super::blocking;
+use super::read;
 use crate::paging::{self, Page};
 use crate::problem::Problem;
 use crate::query::Params;
@@ -123,7 +123,10 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let filter = search_filter(&params)?;
     let (limit, after) = search_page(&params)?;
     let registry = state.registry.clone();
-    let page = blocking(move || registry.search_companies(&filter, after.as_ref(), limit)).await?;
+    let page = read(&state, move || {
+        registry.search_companies(&filter, after.as_ref(), limit)
+    })
+    .await?;
     let items: Vec<CompanyHitView> = page.items.into_iter().map(CompanyHitView::from).collect();
     Ok(page_response(&req, items, page.next, limit))
 }
@@ -150,8 +153,10 @@ pub async fn get(
     let kvk = KvkNumber::parse(&path).map_err(|e| Problem::parameter("kvk", e.0))?;
     let registry = state.registry.clone();
     let target = kvk.clone();
-    let detail =
-        blocking(move || registry.company_detail(&target, registry_core::time::now())).await?;
+    let detail = read(&state, move || {
+        registry.company_detail(&target, registry_core::time::now())
+    })
+    .await?;
     let Some((company, standing, certificates)) = detail else {
         return Err(Problem::not_found(format!(
             "the register knows no company {kvk}"

@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::blocking;
+use super::read;
 use crate::paging;
 use crate::problem::Problem;
 use crate::query::Params;
@@ -37,7 +37,7 @@ pub async fn feed(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         })?,
     };
     let registry = state.registry.clone();
-    let events = blocking(move || registry.events(after, limit)).await?;
+    let events = read(&state, move || registry.events(after, limit)).await?;
     let next_after = events.last().map_or(after, |e| e.seq);
     let full = events.len() as i64 == limit;
     let items: Vec<EventView> = events.into_iter().map(EventView::from).collect();

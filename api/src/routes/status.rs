@@ -7,7 +7,7 @@ use registry_core::time::{end_of_day, start_of_day};
 use registry_core::{FieldError, IntervalEnd, KvkNumber, Level, StatusAnswer, StatusQuery};
 use serde::{Deserialize, Serialize};
 
-use super::blocking;
+use super::read;
 use crate::http_cache;
 use crate::problem::Problem;
 use crate::query::Params;
@@ -179,7 +179,7 @@ pub async fn one(
     .map_err(parameters)?;
     let registry = state.registry.clone();
     let target = kvk.clone();
-    let answer = blocking(move || registry.company_status(&target, &query)).await?;
+    let answer = read(&state, move || registry.company_status(&target, &query)).await?;
     let mut view = StatusView::new(&kvk, &query, answer, "");
     let basis = serde_json::to_vec(&view).unwrap_or_default();
     view.checked_at = instant(registry_core::time::now());
@@ -247,7 +247,7 @@ pub async fn batch(
     };
     let registry = state.registry.clone();
     let asked = kvks.clone();
-    let answers = blocking(move || registry.company_statuses(&asked, &query)).await?;
+    let answers = read(&state, move || registry.company_statuses(&asked, &query)).await?;
     let checked_at = instant(registry_core::time::now());
     let items: Vec<StatusView> = kvks
         .iter()

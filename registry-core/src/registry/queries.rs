@@ -164,6 +164,21 @@ pub(crate) fn histories_covering(
     Ok(out)
 }
 
+/// The certificates covering one KvK number, as histories: one query that the
+/// connection prepares once (a list of numbers makes a new statement each time).
+pub(crate) fn histories_of(
+    conn: &mut AnyConnection,
+    kvk: &str,
+) -> Result<Vec<CertificateHistory>, CoreError> {
+    let rows: Vec<CertificateRow> = coverage::table
+        .inner_join(certificates::table)
+        .filter(coverage::kvk_number.eq(kvk))
+        .select(CertificateRow::as_select())
+        .load(conn)?;
+    let mut by_id = histories(conn, &rows)?;
+    Ok(rows.iter().filter_map(|r| by_id.remove(&r.id)).collect())
+}
+
 /// Loads full certificates for the given rows.
 pub(crate) fn certificates_of(
     conn: &mut AnyConnection,
@@ -275,8 +290,7 @@ impl Registry {
         kvk: &KvkNumber,
         query: &StatusQuery,
     ) -> Result<StatusAnswer, CoreError> {
-        let mut by_kvk = self.read(|conn| histories_covering(conn, &[kvk.as_str()]))?;
-        let certificates = by_kvk.remove(kvk.as_str()).unwrap_or_default();
+        let certificates = self.read(|conn| histories_of(conn, kvk.as_str()))?;
         Ok(company_status(&certificates, query))
     }
 

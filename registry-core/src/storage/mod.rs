@@ -248,6 +248,9 @@ pub fn open(url: &DatabaseUrl, options: &PoolOptions) -> Result<Pool, StorageErr
     })?;
     drop(conn);
     let pool = r2d2::Pool::builder()
+        // A PostgreSQL connection can break with the network: test it when it is
+        // taken. An SQLite connection is a file handle in this process.
+        .test_on_check_out(url.backend() == Backend::Postgres)
         .max_size(options.max_size)
         .min_idle(Some(1))
         .connection_timeout(options.checkout_timeout)
