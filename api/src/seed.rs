@@ -401,7 +401,7 @@ pub fn seed(
         i = end;
         // Statistics while the tables grow: plans made on empty tables scan them.
         let batches = i / BATCH as u64;
-        if batches.is_power_of_two() || batches % 200 == 0 {
+        if batches.is_power_of_two() || batches.is_multiple_of(200) {
             registry.analyze()?;
         }
         if i % (companies / 10).max(BATCH as u64) < BATCH as u64 || i == companies {
