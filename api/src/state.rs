@@ -13,4 +13,7 @@ pub struct AppState {
     pub registry: Registry,
     pub config: Arc<Config>,
     pub keys: Arc<KeyStore>,
+    /// Reads on PostgreSQL in flight at once: they queue here, first come first
+    /// served, rather than oversubscribe the machine (a long tail under load).
+    pub read_permits: Arc<tokio::sync::Semaphore>,
 }

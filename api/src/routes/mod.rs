@@ -32,7 +32,14 @@ where
 {
     match state.registry.backend() {
         registry_core::Backend::Sqlite => f().map_err(Problem::from),
-        registry_core::Backend::Postgres => blocking(f).await,
+        registry_core::Backend::Postgres => {
+            let _permit = state
+                .read_permits
+                .acquire()
+                .await
+                .map_err(|_| Problem::unavailable())?;
+            blocking(f).await
+        }
     }
 }
 

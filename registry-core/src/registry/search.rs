@@ -33,8 +33,24 @@ use crate::validation::InvalidValue;
 /// The backend of [`AnyConnection`], for boxed queries.
 type Db = <AnyConnection as diesel::Connection>::Backend;
 
-/// Rows examined per round while filling a page.
-const CHUNK: i64 = 200;
+/// Rows examined per round while filling a page: a first round about twice the
+/// page (most rows match), then four times more each round, up to a bound.
+#[derive(Debug)]
+struct Rounds(i64);
+
+impl Rounds {
+    const MAX: i64 = 1000;
+
+    fn new(limit: i64) -> Self {
+        Self(((limit + 1) * 2).clamp(10, Self::MAX))
+    }
+
+    fn next(&mut self) -> i64 {
+        let size = self.0;
+        self.0 = (self.0 * 4).min(Self::MAX);
+        size
+    }
+}
 
 /// Which standing a search asks for, on `at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -181,9 +197,14 @@ impl Registry {
                     let start = after.map_or(0, |c| {
                         ranked.partition_point(|(kvk, score)| !ranked_after(*score, kvk, kvk, c))
                     });
-                    for chunk in ranked[start..].chunks(CHUNK as usize) {
+                    let mut rounds = Rounds::new(limit);
+                    let mut at = start;
+                    while at < ranked.len() {
+                        let size = rounds.next();
+                        let chunk = &ranked[at..(at + size as usize).min(ranked.len())];
+                        at += chunk.len();
                         let kvks: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
-                        let rows = company_rows(conn, filter, Some(&kvks), None, CHUNK)?;
+                        let rows = company_rows(conn, filter, Some(&kvks), None, size)?;
                         let by_kvk: HashMap<String, CompanyRow> = rows
                             .into_iter()
                             .map(|r| (r.kvk_number.clone(), r))
@@ -200,9 +221,11 @@ impl Registry {
                 }
                 None => {
                     let mut position = after.cloned();
+                    let mut rounds = Rounds::new(limit);
                     loop {
-                        let rows = company_rows(conn, filter, None, position.as_ref(), CHUNK)?;
-                        let exhausted = (rows.len() as i64) < CHUNK;
+                        let size = rounds.next();
+                        let rows = company_rows(conn, filter, None, position.as_ref(), size)?;
+                        let exhausted = (rows.len() as i64) < size;
                         position = rows.last().map(|r| SearchCursor {
                             score: None,
                             key: r.sort_name.clone(),
@@ -240,7 +263,12 @@ impl Registry {
                     let score_of: HashMap<&str, u32> =
                         ranked.iter().map(|(k, s)| (k.as_str(), *s)).collect();
                     // Certificates of the holders found, by the holder's score, then number.
-                    for chunk in ranked.chunks(CHUNK as usize) {
+                    let mut rounds = Rounds::new(limit);
+                    let mut at = 0;
+                    while at < ranked.len() {
+                        let size = rounds.next() as usize;
+                        let chunk = &ranked[at..(at + size).min(ranked.len())];
+                        at += chunk.len();
                         let kvks: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
                         let mut rows: Vec<(u32, String, CertificateRow)> =
                             certificate_rows(conn, filter, Some(&kvks), None, i64::MAX)?
@@ -270,9 +298,11 @@ impl Registry {
                 }
                 None => {
                     let mut position = after.cloned();
+                    let mut rounds = Rounds::new(limit);
                     loop {
-                        let rows = certificate_rows(conn, filter, None, position.as_ref(), CHUNK)?;
-                        let exhausted = (rows.len() as i64) < CHUNK;
+                        let size = rounds.next();
+                        let rows = certificate_rows(conn, filter, None, position.as_ref(), size)?;
+                        let exhausted = (rows.len() as i64) < size;
                         position = rows.last().map(|(sort, r)| SearchCursor {
                             score: None,
                             key: sort.clone(),
