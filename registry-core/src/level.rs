@@ -48,6 +48,11 @@ impl Level {
             })
     }
 
+    /// The level's rank, 0 (aspirant) to 4 (trede_3), as stored for searches.
+    pub fn rank(self) -> i32 {
+        self as i32
+    }
+
     /// PSO 30+ is a mark within Trede 3 only (DOMAIN.md, "Levels").
     pub fn allows_pso30plus(self) -> bool {
         self == Level::Trede3

@@ -1,6 +1,8 @@
 //! Certification bodies and their keys through a real database, on both backends:
 //! retired keys stay, a kid never changes its key, every change is an event.
 
+mod common;
+
 use registry_core::test_support::TestDatabase;
 use registry_core::*;
 
@@ -139,30 +141,7 @@ fn published_keys_sync_with_an_event(db: TestDatabase) {
     );
 }
 
-mod sqlite {
-    use registry_core::test_support::TestDatabase;
-    #[test]
-    fn keys_rotate_and_retired_keys_stay() {
-        super::keys_rotate_and_retired_keys_stay(TestDatabase::sqlite());
-    }
-    #[test]
-    fn published_keys_sync_with_an_event() {
-        super::published_keys_sync_with_an_event(TestDatabase::sqlite());
-    }
-}
-
-mod postgres {
-    use registry_core::test_support::TestDatabase;
-    #[test]
-    fn keys_rotate_and_retired_keys_stay() {
-        if let Some(db) = TestDatabase::postgres() {
-            super::keys_rotate_and_retired_keys_stay(db);
-        }
-    }
-    #[test]
-    fn published_keys_sync_with_an_event() {
-        if let Some(db) = TestDatabase::postgres() {
-            super::published_keys_sync_with_an_event(db);
-        }
-    }
-}
+on_both_backends!(
+    keys_rotate_and_retired_keys_stay,
+    published_keys_sync_with_an_event
+);

@@ -2,26 +2,11 @@
 //! PostgreSQL: every command writes its change and its event, or nothing.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+mod common;
+
 use registry_core::test_support::TestDatabase;
 use registry_core::time::start_of_day;
 use registry_core::*;
-
-/// Runs each named test against a fresh SQLite file and a fresh PostgreSQL
-/// database (skipped, loudly, by `make test` when no server is reachable).
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(&super::Fixture::new(registry_core::test_support::TestDatabase::sqlite())); })*
-        }
-        mod postgres {
-            $(#[test] fn $name() {
-                if let Some(db) = registry_core::test_support::TestDatabase::postgres() {
-                    super::$name(&super::Fixture::new(db));
-                }
-            })*
-        }
-    };
-}
 
 on_both_backends!(
     issuing_writes_the_certificate_its_coverage_and_one_event,
@@ -197,7 +182,8 @@ fn count(counts: &[(&str, i64)], table: &str) -> i64 {
         .unwrap_or(-1)
 }
 
-fn issuing_writes_the_certificate_its_coverage_and_one_event(f: &Fixture) {
+fn issuing_writes_the_certificate_its_coverage_and_one_event(db: TestDatabase) {
+    let f = &Fixture::new(db);
     let before = f.counts();
     let c = f.issued(
         "kiwa",
@@ -231,7 +217,8 @@ fn issuing_writes_the_certificate_its_coverage_and_one_event(f: &Fixture) {
     assert_eq!(f.registry.certificate(c.number()).expect("read back"), c);
 }
 
-fn reissuing_the_same_reference_is_idempotent_and_other_content_conflicts(f: &Fixture) {
+fn reissuing_the_same_reference_is_idempotent_and_other_content_conflicts(db: TestDatabase) {
+    let f = &Fixture::new(db);
     let c = f.issued(
         "kiwa",
         issuance("KIWA-1", "12345678", Level::Trede2, "2026-01-15"),
@@ -266,7 +253,8 @@ fn reissuing_the_same_reference_is_idempotent_and_other_content_conflicts(f: &Fi
     ));
 }
 
-fn a_replayed_request_id_is_refused_and_writes_nothing(f: &Fixture) {
+fn a_replayed_request_id_is_refused_and_writes_nothing(db: TestDatabase) {
+    let f = &Fixture::new(db);
     let request = by("kiwa");
     f.registry
         .issue(
@@ -293,7 +281,8 @@ fn a_replayed_request_id_is_refused_and_writes_nothing(f: &Fixture) {
     );
 }
 
-fn a_second_certificate_in_force_must_name_what_it_replaces(f: &Fixture) {
+fn a_second_certificate_in_force_must_name_what_it_replaces(db: TestDatabase) {
+    let f = &Fixture::new(db);
     let c = f.issued(
         "kiwa",
         issuance("KIWA-1", "12345678", Level::Trede2, "2026-01-15"),
@@ -315,7 +304,8 @@ fn a_second_certificate_in_force_must_name_what_it_replaces(f: &Fixture) {
     );
 }
 
-fn replacing_supersedes_the_old_certificate_from_the_new_start(f: &Fixture) {
+fn replacing_supersedes_the_old_certificate_from_the_new_start(db: TestDatabase) {
+    let f = &Fixture::new(db);
     let old = f.issued(
         "kiwa",
         issuance("KIWA-1", "12345678", Level::Trede1, "2026-01-15"),
@@ -354,7 +344,8 @@ fn replacing_supersedes_the_old_certificate_from_the_new_start(f: &Fixture) {
     assert!(f.registry.histories_are_consistent().expect("check"));
 }
 
-fn renewal_appends_a_period_and_the_level_may_change(f: &Fixture) {
+fn renewal_appends_a_period_and_the_level_may_change(db: TestDatabase) {
+    let f = &Fixture::new(db);
     let c = f.issued(
         "kiwa",
         issuance("KIWA-1", "12345678", Level::Trede1, "2026-01-15"),
@@ -422,7 +413,8 @@ impl Fixture {
     }
 }
 
-fn suspension_reinstatement_and_revocation_follow_the_rules(f: &Fixture) {
+fn suspension_reinstatement_and_revocation_follow_the_rules(db: TestDatabase) {
+    let f = &Fixture::new(db);
     let c = f.issued(
         "kiwa",
         issuance("KIWA-1", "12345678", Level::Trede2, "2026-01-15"),
@@ -500,7 +492,8 @@ fn suspension_reinstatement_and_revocation_follow_the_rules(f: &Fixture) {
     );
 }
 
-fn subsidiaries_are_covered_like_the_main_applicant(f: &Fixture) {
+fn subsidiaries_are_covered_like_the_main_applicant(db: TestDatabase) {
+    let f = &Fixture::new(db);
     let mut command = issuance("KIWA-1", "12345678", Level::Trede2, "2026-01-15");
     command.subsidiaries = vec![Subsidiary {
         kvk_number: KvkNumber::parse("87654321").expect("kvk"),
@@ -526,7 +519,8 @@ fn subsidiaries_are_covered_like_the_main_applicant(f: &Fixture) {
     );
 }
 
-fn a_cb_acts_only_on_its_own_certificates_and_only_while_active(f: &Fixture) {
+fn a_cb_acts_only_on_its_own_certificates_and_only_while_active(db: TestDatabase) {
+    let f = &Fixture::new(db);
     let c = f.issued(
         "kiwa",
         issuance("KIWA-1", "12345678", Level::Trede2, "2026-01-15"),
@@ -568,7 +562,8 @@ fn a_cb_acts_only_on_its_own_certificates_and_only_while_active(f: &Fixture) {
     ));
 }
 
-fn the_scheme_owner_may_revoke_any_certificate(f: &Fixture) {
+fn the_scheme_owner_may_revoke_any_certificate(db: TestDatabase) {
+    let f = &Fixture::new(db);
     let c = f.issued(
         "kiwa",
         issuance("KIWA-1", "12345678", Level::Trede2, "2026-01-15"),
@@ -595,7 +590,8 @@ fn the_scheme_owner_may_revoke_any_certificate(f: &Fixture) {
     ));
 }
 
-fn expiry_is_recorded_once_by_the_job_but_status_never_waits_for_it(f: &Fixture) {
+fn expiry_is_recorded_once_by_the_job_but_status_never_waits_for_it(db: TestDatabase) {
+    let f = &Fixture::new(db);
     let mut command = issuance("KIWA-1", "12345678", Level::Trede2, "2020-01-15");
     command.period.reference_year = 2019;
     let c = f.issued("kiwa", command);
@@ -618,7 +614,8 @@ fn expiry_is_recorded_once_by_the_job_but_status_never_waits_for_it(f: &Fixture)
     );
 }
 
-fn invalid_input_names_each_field_and_writes_nothing(f: &Fixture) {
+fn invalid_input_names_each_field_and_writes_nothing(db: TestDatabase) {
+    let f = &Fixture::new(db);
     let before = f.counts();
     let mut command = issuance("KIWA-1", "12345678", Level::Trede2, "2026-01-15");
     command.period.pso30plus = true;
@@ -662,7 +659,8 @@ fn invalid_input_names_each_field_and_writes_nothing(f: &Fixture) {
     );
 }
 
-fn event_sequence_numbers_strictly_increase(f: &Fixture) {
+fn event_sequence_numbers_strictly_increase(db: TestDatabase) {
+    let f = &Fixture::new(db);
     let c = f.issued(
         "kiwa",
         issuance("KIWA-1", "12345678", Level::Trede2, "2026-01-15"),
@@ -684,7 +682,8 @@ fn event_sequence_numbers_strictly_increase(f: &Fixture) {
     assert_eq!(all[0].kind, EventKind::CertificationBodyAccredited);
 }
 
-fn companies_page_by_name_with_a_keyset_cursor(f: &Fixture) {
+fn companies_page_by_name_with_a_keyset_cursor(db: TestDatabase) {
+    let f = &Fixture::new(db);
     for i in 0..7 {
         f.issued(
             "kiwa",
@@ -729,7 +728,8 @@ fn companies_page_by_name_with_a_keyset_cursor(f: &Fixture) {
     assert_eq!(seen, expected);
 }
 
-fn concurrent_identical_issuances_yield_one_certificate(f: &Fixture) {
+fn concurrent_identical_issuances_yield_one_certificate(db: TestDatabase) {
+    let f = &Fixture::new(db);
     let numbers: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..12)
             .map(|_| {
@@ -753,7 +753,8 @@ fn concurrent_identical_issuances_yield_one_certificate(f: &Fixture) {
     assert_eq!(count(&f.counts(), "certificates"), 1);
 }
 
-fn batch_status_answers_in_request_order(f: &Fixture) {
+fn batch_status_answers_in_request_order(db: TestDatabase) {
+    let f = &Fixture::new(db);
     f.issued(
         "kiwa",
         issuance("KIWA-1", "12345678", Level::Trede2, "2026-01-15"),

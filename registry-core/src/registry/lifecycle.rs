@@ -415,6 +415,8 @@ impl Registry {
             .set((
                 certificates::number.eq(n.as_str()),
                 certificates::history.eq(serde_json::to_string(&history)?),
+                certificates::top_level.eq(period.level().rank()),
+                certificates::any_pso30plus.eq(period.pso30plus()),
             ))
             .execute(conn)?;
         diesel::insert_into(periods::table)
@@ -549,10 +551,15 @@ impl Registry {
             .values(PeriodRow::new(row.id, &period))
             .execute(conn)?;
         certificate.history.periods.push(period.clone());
+        let periods = &certificate.history.periods;
+        let top_level = periods.iter().map(|p| p.level().rank()).max().unwrap_or(0);
+        let any_pso30plus = periods.iter().any(Period::pso30plus);
         diesel::update(certificates::table.find(row.id))
             .set((
                 certificates::ends_at.eq(to_db(period.ends_at())),
                 certificates::history.eq(serde_json::to_string(&certificate.history)?),
+                certificates::top_level.eq(top_level),
+                certificates::any_pso30plus.eq(any_pso30plus),
             ))
             .execute(conn)?;
         let detail = PeriodDetail {

@@ -420,6 +420,23 @@ fn company_rows(
                 .filter(certificates::cb_id.eq(cb.as_str().to_owned())),
         ));
     }
+    // Companies that never held the level, or PSO 30+, cannot hold it now.
+    if let Some(min) = filter.level_min {
+        query = query.filter(diesel::dsl::exists(
+            coverage::table
+                .inner_join(certificates::table)
+                .filter(coverage::kvk_number.eq(companies::kvk_number))
+                .filter(certificates::top_level.ge(min.rank())),
+        ));
+    }
+    if filter.pso30plus == Some(true) {
+        query = query.filter(diesel::dsl::exists(
+            coverage::table
+                .inner_join(certificates::table)
+                .filter(coverage::kvk_number.eq(companies::kvk_number))
+                .filter(certificates::any_pso30plus.eq(true)),
+        ));
+    }
     Ok(query
         .order((companies::sort_name.asc(), companies::kvk_number.asc()))
         .limit(limit)
@@ -513,6 +530,12 @@ fn certificate_rows(
     }
     if let Some(cb) = &filter.certification_body {
         query = query.filter(certificates::cb_id.eq(cb.as_str().to_owned()));
+    }
+    if let Some(min) = filter.level_min {
+        query = query.filter(certificates::top_level.ge(min.rank()));
+    }
+    if filter.pso30plus == Some(true) {
+        query = query.filter(certificates::any_pso30plus.eq(true));
     }
     if filter.status == SearchStatus::Active {
         query = query

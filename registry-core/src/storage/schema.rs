@@ -81,6 +81,8 @@ diesel::table! {
         expiry_recorded_for -> Nullable<Timestamp>,
         starts_at -> Timestamp,
         history -> Text,
+        top_level -> Integer,
+        any_pso30plus -> Bool,
     }
 }
 

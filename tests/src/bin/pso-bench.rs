@@ -134,7 +134,8 @@ fn wrk(
     std::fs::write(&path, script).expect("write script");
     let output = Command::new("wrk")
         .args([
-            "-t2",
+            // wrk needs at least one connection per thread.
+            &format!("-t{}", connections.min(2)),
             &format!("-c{connections}"),
             &format!("-d{seconds}s"),
             "--timeout",
@@ -167,6 +168,7 @@ async fn issuances(
     clients: usize,
     seconds: u64,
     reference_prefix: &str,
+    companies: u64,
 ) -> Figure {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
@@ -192,7 +194,8 @@ async fn issuances(
                 let mut errors = 0u64;
                 let mut i = 0u64;
                 while Instant::now() < deadline {
-                    let kvk = format!("{:08}", 90_000_000 + (client as u64) * 200_000 + i);
+                    // Numbers no seeded company has: every issuance is a new certificate.
+                    let kvk = unknown_kvk(companies, 100_000 + client as u64 * 1_000_000 + i);
                     let payload = certificate(&format!("B-{client}-{i}"), &kvk, "trede_2", "2026-01-15");
                     let now = chrono::Utc::now().timestamp();
                     let mut claims = json!({"iss": cb.id, "aud": audience, "iat": now, "exp": now + 300,
@@ -306,7 +309,7 @@ async fn main() {
             let db = fresh_database(&backend);
             let server = start_server(&format!("{bin_dir}/pso-registry"), &db.url);
             wait_ready(&reqwest::Client::new(), &server.base).await;
-            let f = issuances(&server, clients, seconds, "issuance").await;
+            let f = issuances(&server, clients, seconds, "issuance", 0).await;
             println!(
                 "signed issuances, {backend}, {clients} clients, {seconds} s: {:.0}/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, {} errors",
                 f.rps, f.p50, f.p95, f.p99, f.errors
@@ -505,6 +508,17 @@ async fn run(args: &[String]) {
                 ),
             ));
             rows.push((
+                "batch of 1,000, one client",
+                wrk(
+                    &server.base,
+                    &lua_post("/v1/status/batch", &batch_bodies),
+                    &dir,
+                    "batch1",
+                    1,
+                    seconds,
+                ),
+            ));
+            rows.push((
                 "company detail",
                 wrk(
                     &server.base,
@@ -539,7 +553,14 @@ async fn run(args: &[String]) {
             ));
             rows.push((
                 "signed issuance",
-                issuances(&server, clients, seconds, &format!("{backend}{scale}")).await,
+                issuances(
+                    &server,
+                    clients,
+                    seconds,
+                    &format!("{backend}{scale}"),
+                    companies,
+                )
+                .await,
             ));
             let rss = server.peak_rss_mb();
             drop(server);
