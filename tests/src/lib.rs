@@ -63,6 +63,17 @@ macro_rules! on_both_backends {
     };
 }
 
+/// A fresh database of `backend`; `None` when PostgreSQL is unreachable and not
+/// required.
+pub async fn fresh_database(backend: Backend) -> Option<TestDatabase> {
+    match backend {
+        Backend::Sqlite => Some(TestDatabase::sqlite()),
+        Backend::Postgres => tokio::task::spawn_blocking(TestDatabase::postgres)
+            .await
+            .ok()?,
+    }
+}
+
 fn random_token() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
@@ -75,12 +86,7 @@ impl TestApp {
     /// A server on a fresh database of `backend`; `None` when PostgreSQL is
     /// unreachable and not required.
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
-        let db = match backend {
-            Backend::Sqlite => TestDatabase::sqlite(),
-            Backend::Postgres => tokio::task::spawn_blocking(TestDatabase::postgres)
-                .await
-                .ok()??,
-        };
+        let db = fresh_database(backend).await?;
         let url = db.url.clone();
         Some(Self::spawn_on(db, backend, &url).await)
     }
@@ -92,12 +98,7 @@ impl TestApp {
 
     /// A server without `REGISTRY_ADMIN_TOKEN`: no admin API.
     pub async fn spawn_without_admin(backend: Backend) -> Option<TestApp> {
-        let db = match backend {
-            Backend::Sqlite => TestDatabase::sqlite(),
-            Backend::Postgres => tokio::task::spawn_blocking(TestDatabase::postgres)
-                .await
-                .ok()??,
-        };
+        let db = fresh_database(backend).await?;
         let url = db.url.clone();
         Some(Self::spawn_configured(db, backend, &url, false).await)
     }

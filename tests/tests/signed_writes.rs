@@ -985,6 +985,29 @@ async fn parallel_suspend_and_revoke_races_leave_a_consistent_history(app: &Test
     );
 }
 
+/// Without `REGISTRY_ADMIN_TOKEN` the scheme owner's API does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_admin_token_there_is_no_admin_api() {
+    let app = TestApp::spawn_without_admin(pso_registry_tests::Backend::Sqlite)
+        .await
+        .expect("sqlite");
+    let kiwa = TestCb::ed25519("kiwa");
+    let body = json!({"id": "kiwa", "name": "Kiwa", "jwks": kiwa.jwks()});
+    for token in ["", "anything-at-all-that-is-long-enough-0123456789"] {
+        let response = app
+            .client
+            .post(app.url("/v1/admin/certification-bodies"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        expect_problem(response, 404, "not-found").await;
+    }
+    assert_eq!(app.last_seq().await, 0);
+    app.stop().await;
+}
+
 /// Runs the futures concurrently and collects their outputs in order.
 async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
     let handles: Vec<_> = futures.collect();
