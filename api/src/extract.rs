@@ -1,27 +1,13 @@
-//! How request bodies and query strings are read: size limits, and refusals as
-//! problems rather than actix's plain-text errors.
+//! How JSON request bodies are read: a size limit, and refusals as problems
+//! rather than actix's plain-text errors. (Query strings: `crate::query`.)
 
-use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::error::JsonPayloadError;
 use actix_web::web;
 
 use crate::problem::{Problem, ProblemType};
 
 /// The largest JSON body accepted (a batch of 1,000 KvK numbers fits easily).
 pub const MAX_JSON_BODY: usize = 64 * 1024;
-
-pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err, _req| {
-        let detail = match &err {
-            QueryPayloadError::Deserialize(e) => e.to_string(),
-            other => other.to_string(),
-        };
-        Problem::new(
-            ProblemType::InvalidParameter,
-            format!("malformed query string: {detail}"),
-        )
-        .into()
-    })
-}
 
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()

@@ -134,7 +134,6 @@ pub fn run(
         App::new()
             .app_data(state.clone())
             .app_data(metrics.clone())
-            .app_data(crate::extract::query_config())
             .app_data(crate::extract::json_config())
             .wrap(from_fn(crate::http_cache::middleware))
             .wrap(from_fn(metrics::observe))

@@ -29,7 +29,8 @@ pub(crate) struct NewEvent<'a, D: Serialize> {
 }
 
 /// Appends one event and returns its `seq`. Call it last in a transaction: on
-/// PostgreSQL it takes the log's lock, held until commit.
+/// PostgreSQL it takes the log's lock, held until commit (see
+/// [`AnyConnection::append_event`]).
 pub(crate) fn append<D: Serialize>(
     conn: &mut AnyConnection,
     event: NewEvent<'_, D>,
@@ -47,20 +48,15 @@ pub(crate) fn append<D: Serialize>(
     let evidence = provenance
         .and_then(|p| p.request.as_ref())
         .map(|r| r.compact_jws.as_str());
-    conn.lock_event_log()?;
-    let seq = diesel::insert_into(events::table)
-        .values(NewEventRow {
-            certificate_id,
-            cb_id: cb.map(CbId::as_str),
-            kind: kind.as_str(),
-            effective_at: to_db(effective_at),
-            recorded_at: to_db(recorded_at),
-            detail: &detail,
-            evidence,
-        })
-        .returning(events::seq)
-        .get_result(conn)?;
-    Ok(seq)
+    Ok(conn.append_event(&NewEventRow {
+        certificate_id,
+        cb_id: cb.map(CbId::as_str),
+        kind: kind.as_str(),
+        effective_at: to_db(effective_at),
+        recorded_at: to_db(recorded_at),
+        detail: &detail,
+        evidence,
+    })?)
 }
 
 /// Claims a request id for this CB until it can no longer be replayed; a

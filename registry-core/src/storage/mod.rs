@@ -14,7 +14,7 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 // Referenced so that their `bundled` features apply: the binary then needs neither
@@ -345,14 +345,37 @@ impl AnyConnection {
         }
     }
 
-    /// Serialises appends to the event log until commit, so `seq` order is commit
-    /// order and no reader of the feed ever sees a lower `seq` appear later.
-    pub(crate) fn lock_event_log(&mut self) -> QueryResult<()> {
+    /// Appends an event and returns its `seq`. On PostgreSQL appends are
+    /// serialised until commit by an advisory lock taken in the same statement
+    /// (before the row and its `seq` are made), so `seq` order is commit order
+    /// and no reader of the feed ever sees a lower `seq` appear later. SQLite
+    /// already holds its one write lock.
+    pub(crate) fn append_event(&mut self, row: &rows::NewEventRow<'_>) -> QueryResult<i64> {
         match self {
-            AnyConnection::Postgresql(c) => diesel::sql_query("SELECT pg_advisory_xact_lock(2, 0)")
-                .execute(c)
-                .map(|_| ()),
-            AnyConnection::Sqlite(_) => Ok(()),
+            AnyConnection::Postgresql(pg) => {
+                #[derive(QueryableByName)]
+                struct Seq {
+                    #[diesel(sql_type = BigInt)]
+                    seq: i64,
+                }
+                diesel::sql_query(
+                    "INSERT INTO events (certificate_id, cb_id, kind, effective_at, recorded_at, detail, evidence) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7 FROM pg_advisory_xact_lock(2, 0) RETURNING seq",
+                )
+                .bind::<Nullable<BigInt>, _>(row.certificate_id)
+                .bind::<Nullable<Text>, _>(row.cb_id)
+                .bind::<Text, _>(row.kind)
+                .bind::<Timestamp, _>(row.effective_at)
+                .bind::<Timestamp, _>(row.recorded_at)
+                .bind::<Text, _>(row.detail)
+                .bind::<Nullable<Text>, _>(row.evidence)
+                .get_result::<Seq>(pg)
+                .map(|s| s.seq)
+            }
+            AnyConnection::Sqlite(_) => diesel::insert_into(schema::events::table)
+                .values(row)
+                .returning(schema::events::seq)
+                .get_result(self),
         }
     }
 }
