@@ -49,11 +49,14 @@ pub fn words(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// The words of `s` worth searching by: at least two characters, no legal forms.
+/// The words of `s` worth searching by: at least two characters, not only
+/// digits (numbers have their own filters: KvK, SBI), no legal forms.
 pub fn search_words(s: &str) -> Vec<String> {
     words(s)
         .into_iter()
-        .filter(|w| w.chars().count() >= 2 && !STOP_WORDS.contains(&w.as_str()))
+        .filter(|w| {
+            w.chars().count() >= 2 && !w.chars().all(|c| c.is_ascii_digit()) && !STOP_WORDS.contains(&w.as_str())
+        })
         .collect()
 }
 
