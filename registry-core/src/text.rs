@@ -55,7 +55,9 @@ pub fn search_words(s: &str) -> Vec<String> {
     words(s)
         .into_iter()
         .filter(|w| {
-            w.chars().count() >= 2 && !w.chars().all(|c| c.is_ascii_digit()) && !STOP_WORDS.contains(&w.as_str())
+            w.chars().count() >= 2
+                && !w.chars().all(|c| c.is_ascii_digit())
+                && !STOP_WORDS.contains(&w.as_str())
         })
         .collect()
 }

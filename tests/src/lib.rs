@@ -30,8 +30,6 @@ pub struct TestApp {
     pub admin_token: String,
     pub audience: String,
     pub backend: Backend,
-    /// The database's URL, for fixtures that set data up through the core.
-    pub database_url: String,
     handle: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     _db: TestDatabase,
@@ -141,7 +139,6 @@ impl TestApp {
             admin_token,
             audience,
             backend,
-            database_url: db.url.clone(),
             handle,
             task,
             _db: db,

@@ -3,9 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
+use pso_registry_tests::cb::{TestCb, certificate};
 use pso_registry_tests::{Backend, TestApp, expect_problem, json, on_both_backends};
-use registry_core::*;
 
 on_both_backends!(
     health_and_readiness_answer,
@@ -28,57 +27,15 @@ async fn health_and_readiness_answer(app: &TestApp) {
     assert_eq!(json(ready).await["database"], expected);
 }
 
-/// Sets up companies the way a CB would, through the core's lifecycle commands
-/// on the server's own database.
-fn issue_companies(app: &TestApp, names: &[&str]) {
-    let registry = Registry::open(
-        &DatabaseUrl::parse(&app.database_url).expect("url"),
-        &PoolOptions {
-            max_size: 2,
-            ..PoolOptions::default()
-        },
-        SchemeRules::pso(),
-    )
-    .expect("fixture registry");
-    let cb = CbId::parse("kiwa").expect("cb");
-    registry
-        .accredit(Accredit {
-            id: cb.clone(),
-            name: "Kiwa".into(),
-            keys: KeySource::Inline(vec![]),
-        })
-        .expect("accredit");
+/// Sets up companies the way a CB does: signed issuances over HTTP.
+async fn issue_companies(app: &TestApp, names: &[&str]) {
+    let kiwa = TestCb::ed25519("kiwa");
+    app.accredit(&kiwa).await;
     for (i, name) in names.iter().enumerate() {
-        let date = NaiveDate::from_ymd_opt(2026, 1, 15).expect("date");
-        let command = IssueCertificate {
-            cb_reference: CbReference::parse(&format!("K-{i}")).expect("reference"),
-            holder: Holder {
-                kvk_number: KvkNumber::parse(&format!("{:08}", 10_000_000 + i)).expect("kvk"),
-                name: Name::parse(name).expect("name"),
-                trade_names: vec![],
-                city: Some(Name::parse("Zwolle").expect("city")),
-                province: Some(Province::Overijssel),
-                sbi_codes: vec![],
-            },
-            subsidiaries: vec![],
-            period: PeriodDraft {
-                level: Level::Trede1,
-                pso30plus: false,
-                valid_from: date,
-                valid_until: None,
-                audit_date: date,
-                reference_year: 2025,
-                handbook_version: HandbookVersion::parse("2.1").expect("version"),
-                score: Score {
-                    percent: None,
-                    total_fte: None,
-                },
-            },
-            replaces: None,
-        };
-        registry
-            .issue(command, &Provenance::certification_body(cb.clone(), None))
-            .expect("issue");
+        let kvk = format!("{:08}", 10_000_000 + i);
+        let mut payload = certificate(&format!("K-{i}"), &kvk, "trede_1", "2026-01-15");
+        payload["certificate"]["holder"] = serde_json::json!({"kvk_number": kvk, "name": name, "city": "Zwolle", "province": "Overijssel"});
+        app.issue(&kiwa, payload).await;
     }
 }
 
@@ -92,7 +49,7 @@ async fn companies_are_paged_by_name_with_cursor_and_link(app: &TestApp) {
         "Kwekerij Holland",
         "Metaal Oost",
     ];
-    issue_companies(app, &names);
+    issue_companies(app, &names).await;
     let mut seen = Vec::new();
     let mut path = "/v1/companies?limit=3".to_owned();
     let mut pages = 0;
