@@ -38,6 +38,21 @@ type Db = <AnyConnection as diesel::Connection>::Backend;
 #[derive(Debug)]
 struct Rounds(i64);
 
+/// `items` cut in rounds of growing size (see [`Rounds`]).
+fn in_rounds<T>(items: &[T], limit: i64) -> impl Iterator<Item = &[T]> {
+    let mut rounds = Rounds::new(limit);
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at >= items.len() {
+            return None;
+        }
+        let size = rounds.next() as usize;
+        let chunk = &items[at..(at + size).min(items.len())];
+        at += chunk.len();
+        Some(chunk)
+    })
+}
+
 impl Rounds {
     const MAX: i64 = 1000;
 
@@ -197,14 +212,10 @@ impl Registry {
                     let start = after.map_or(0, |c| {
                         ranked.partition_point(|(kvk, score)| !ranked_after(*score, kvk, kvk, c))
                     });
-                    let mut rounds = Rounds::new(limit);
-                    let mut at = start;
-                    while at < ranked.len() {
-                        let size = rounds.next();
-                        let chunk = &ranked[at..(at + size as usize).min(ranked.len())];
-                        at += chunk.len();
+                    for chunk in in_rounds(&ranked[start..], limit) {
                         let kvks: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
-                        let rows = company_rows(conn, filter, Some(&kvks), None, size)?;
+                        let rows =
+                            company_rows(conn, filter, Some(&kvks), None, chunk.len() as i64)?;
                         let by_kvk: HashMap<String, CompanyRow> = rows
                             .into_iter()
                             .map(|r| (r.kvk_number.clone(), r))
@@ -263,12 +274,7 @@ impl Registry {
                     let score_of: HashMap<&str, u32> =
                         ranked.iter().map(|(k, s)| (k.as_str(), *s)).collect();
                     // Certificates of the holders found, by the holder's score, then number.
-                    let mut rounds = Rounds::new(limit);
-                    let mut at = 0;
-                    while at < ranked.len() {
-                        let size = rounds.next() as usize;
-                        let chunk = &ranked[at..(at + size).min(ranked.len())];
-                        at += chunk.len();
+                    for chunk in in_rounds(&ranked, limit) {
                         let kvks: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
                         let mut rows: Vec<(u32, String, CertificateRow)> =
                             certificate_rows(conn, filter, Some(&kvks), None, i64::MAX)?
