@@ -6,8 +6,8 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use registry_core::{
-    Accredit, Accreditation, CbId, CertificationBodyChange, FieldError, KeySource, Name,
-    Provenance, Standing,
+    Accredit, Accreditation, CbId, CertificationBodyChange, FieldError, InvalidValue, KeySource,
+    Name, Provenance, Standing,
 };
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -73,6 +73,32 @@ fn string<'a>(
             None
         }
     }
+}
+
+/// A string field parsed by `parse`; a fault (not a string, not valid) is
+/// recorded under the field's name.
+fn parsed<T>(
+    body: &Map<String, Value>,
+    field: &str,
+    parse: impl Fn(&str) -> Result<T, InvalidValue>,
+    faults: &mut Vec<FieldError>,
+) -> Option<T> {
+    let raw = string(body, field, faults)?;
+    parse(raw).map_err(|e| faults.push(e.at(field))).ok()
+}
+
+/// As [`parsed`], and recorded as missing when absent.
+fn required<T>(
+    body: &Map<String, Value>,
+    field: &str,
+    parse: impl Fn(&str) -> Result<T, InvalidValue>,
+    faults: &mut Vec<FieldError>,
+) -> Option<T> {
+    if body.get(field).is_none_or(Value::is_null) {
+        faults.push(FieldError::new(field, "is required"));
+        return None;
+    }
+    parsed(body, field, parse, faults)
 }
 
 /// Reads `jwks` or `jwks_uri` (never both); a `jwks_uri` is fetched now, so that
@@ -144,20 +170,8 @@ pub async fn accredit(
     let body = object(&body)?;
     let mut faults = Vec::new();
     refuse_unknown(body, &["id", "name", "jwks", "jwks_uri"], &mut faults);
-    let id = match string(body, "id", &mut faults) {
-        Some(raw) => CbId::parse(raw).map_err(|e| faults.push(e.at("id"))).ok(),
-        None => {
-            faults.push(FieldError::new("id", "is required"));
-            None
-        }
-    };
-    let name = match string(body, "name", &mut faults) {
-        Some(raw) => Name::parse(raw).map_err(|e| faults.push(e.at("name"))).ok(),
-        None => {
-            faults.push(FieldError::new("name", "is required"));
-            None
-        }
-    };
+    let id = required(body, "id", CbId::parse, &mut faults);
+    let name = required(body, "name", Name::parse, &mut faults);
     let keys = key_source(&state, id.as_ref(), body, &mut faults).await;
     if keys.is_none() && !faults.iter().any(|f| f.field.starts_with("jwks")) {
         faults.push(FieldError::new("jwks", "give jwks (a JWK set) or jwks_uri"));
@@ -215,13 +229,8 @@ pub async fn change(
         &["name", "jwks", "jwks_uri", "accreditation"],
         &mut faults,
     );
-    let name = string(body, "name", &mut faults)
-        .and_then(|raw| Name::parse(raw).map_err(|e| faults.push(e.at("name"))).ok());
-    let accreditation = string(body, "accreditation", &mut faults).and_then(|raw| {
-        Accreditation::parse(raw)
-            .map_err(|e| faults.push(e.at("accreditation")))
-            .ok()
-    });
+    let name = parsed(body, "name", Name::parse, &mut faults);
+    let accreditation = parsed(body, "accreditation", Accreditation::parse, &mut faults);
     let keys = key_source(&state, Some(&id), body, &mut faults).await;
     if !faults.is_empty() {
         return Err(Problem::validation(faults));
