@@ -14,6 +14,7 @@ on_both_backends!(
     without_a_query_lists_are_ordered_by_name,
     a_cursor_walk_sees_each_row_once,
     certificates_are_searched_by_their_own_standing,
+    long_posting_lists_are_walked_in_the_order_short_ones_are_ranked,
 );
 
 fn date(s: &str) -> NaiveDate {
@@ -507,4 +508,164 @@ fn certificates_are_searched_by_their_own_standing(db: TestDatabase) {
         .expect("rest");
     assert_eq!(page.items.len() + rest.items.len(), 6);
     assert!(rest.next.is_none());
+}
+
+/// Ranked search reads a tier's posting lists whole when they are short and
+/// walks them in KvK order when they are long; both must give one order —
+/// score, then KvK number — and a cursor walk must see every match once.
+fn long_posting_lists_are_walked_in_the_order_short_ones_are_ranked(db: TestDatabase) {
+    let r = registry(&db);
+    let firsts = ["Drukkerij", "Drukkerijen", "Drukker", "Bouwbedrijf", "Bouw"];
+    let lasts = [
+        "Jansen",
+        "Janssen",
+        "Jans",
+        "de Vries",
+        "Vries",
+        "van den Berg",
+    ];
+    let by = Provenance::certification_body(CbId::parse("kiwa").expect("cb"), None);
+    r.batch(|batch| {
+        for i in 0..240u32 {
+            // Numbers out of insertion order, each surname in a range of its
+            // own: alike words ("jansen", "janssen") have lists far apart.
+            let last = (i as usize / firsts.len()) % lasts.len();
+            let kvk = format!("{}{:07}", 2 + last, (i * 7919) % 1_000_000);
+            let name = format!("{} {}", firsts[(i as usize) % firsts.len()], lasts[last]);
+            let command = IssueCertificate {
+                cb_reference: CbReference::parse(&format!("BULK-{i}")).expect("ref"),
+                holder: Holder {
+                    kvk_number: KvkNumber::parse(&kvk).expect("kvk"),
+                    name: Name::parse(&name).expect("name"),
+                    trade_names: if i % 4 == 0 {
+                        vec![Name::parse("Jansen Print").expect("trade name")]
+                    } else {
+                        vec![]
+                    },
+                    city: Some(Name::parse("Utrecht").expect("city")),
+                    province: Some(Province::Utrecht),
+                    sbi_codes: vec![SbiCode::parse("1812").expect("sbi")],
+                },
+                subsidiaries: vec![],
+                period: PeriodDraft {
+                    level: Level::Trede1,
+                    pso30plus: false,
+                    valid_from: date(if i % 3 == 0 {
+                        "2027-01-01"
+                    } else {
+                        "2026-01-01"
+                    }),
+                    valid_until: None,
+                    audit_date: date("2026-01-01"),
+                    reference_year: 2025,
+                    handbook_version: HandbookVersion::parse("2.1").expect("version"),
+                    score: Score {
+                        percent: None,
+                        total_fte: None,
+                    },
+                },
+                replaces: None,
+            };
+            batch.issue(&command, &by)?;
+        }
+        Ok(())
+    })
+    .expect("bulk issue");
+    let walked = r.clone().with_search_band(3);
+    let whole = r.clone().with_search_band(1_000_000);
+    let walk = |r: &Registry, f: &SearchFilter, page: i64| -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let p = r.search_companies(f, cursor.as_ref(), page).expect("page");
+            seen.extend(
+                p.items
+                    .into_iter()
+                    .map(|h| h.company.kvk_number.to_string()),
+            );
+            match p.next {
+                Some(next) => cursor = Some(next),
+                None => return seen,
+            }
+        }
+    };
+    let walk_certificates = |r: &Registry, f: &SearchFilter| -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let p = r.search_certificates(f, cursor.as_ref(), 6).expect("page");
+            seen.extend(p.items.into_iter().map(|c| c.number().to_string()));
+            match p.next {
+                Some(next) => cursor = Some(next),
+                None => return seen,
+            }
+        }
+    };
+    for q in [
+        "drukkerij",
+        "drukerij jansen",
+        "jansen",
+        "bouw vries",
+        "jans",
+        "drukker de vries",
+        "print",
+    ] {
+        // A third are not yet valid: a page of those reads on past the first chunk.
+        for status in [
+            SearchStatus::Any,
+            SearchStatus::Active,
+            SearchStatus::NotYetValid,
+        ] {
+            let f = SearchFilter {
+                q: Some(q.into()),
+                status,
+                ..filter("2026-09-01")
+            };
+            let reference = walk(&whole, &f, 500);
+            assert!(reference.len() >= 5, "{q}: {} found", reference.len());
+            let unique: std::collections::BTreeSet<&String> = reference.iter().collect();
+            assert_eq!(unique.len(), reference.len(), "{q}: a company twice");
+            assert_eq!(
+                walk(&walked, &f, 500),
+                reference,
+                "{q} {status:?}, one page"
+            );
+            assert_eq!(
+                walk(&walked, &f, 7),
+                reference,
+                "{q} {status:?}, walked in pages"
+            );
+            assert_eq!(
+                walk(&whole, &f, 7),
+                reference,
+                "{q} {status:?}, whole in pages"
+            );
+            assert_eq!(
+                walk_certificates(&walked, &f),
+                walk_certificates(&whole, &f),
+                "{q} {status:?}, certificates"
+            );
+        }
+    }
+    // Within a score, KvK order: an exact word outranks a prefix and a typo.
+    let f = SearchFilter {
+        q: Some("drukkerij".into()),
+        status: SearchStatus::Any,
+        ..filter("2026-09-01")
+    };
+    let page = walked.search_companies(&f, None, 500).expect("search");
+    let names: Vec<&str> = page.items.iter().map(|h| h.company.name.as_str()).collect();
+    let exact = names
+        .iter()
+        .take_while(|n| n.starts_with("Drukkerij "))
+        .count();
+    assert!(exact >= 48, "{exact} exact matches first: {names:?}");
+    let kvks: Vec<&str> = page.items[..exact]
+        .iter()
+        .map(|h| h.company.kvk_number.as_str())
+        .collect();
+    assert!(
+        kvks.windows(2).all(|w| w[0] < w[1]),
+        "KvK order within a score"
+    );
 }

@@ -31,6 +31,8 @@ pub struct Registry {
     /// SQLite has one writer at a time: writers of this process queue here, in
     /// order, rather than poll the file lock with growing sleeps.
     sqlite_writer: Arc<Mutex<()>>,
+    /// How many postings a name search reads whole (see `text_search::BAND`).
+    search_band: i64,
 }
 
 /// How many times a command that lost a race to a concurrent write is tried.
@@ -45,6 +47,14 @@ pub struct PoolState {
 }
 
 impl Registry {
+    /// The same register with name searches reading at most `band` postings
+    /// whole, so that tests walk long posting lists with little data.
+    #[cfg(feature = "test-support")]
+    pub fn with_search_band(mut self, band: i64) -> Self {
+        self.search_band = band.max(1);
+        self
+    }
+
     /// Opens (and migrates) the database at `url`.
     pub fn open(
         url: &DatabaseUrl,
@@ -57,6 +67,7 @@ impl Registry {
             rules,
             backend: url.backend(),
             sqlite_writer: Arc::new(Mutex::new(())),
+            search_band: crate::storage::text_search::BAND,
         })
     }
 

@@ -24,9 +24,10 @@ use crate::level::Level;
 use crate::status::{
     CompanyStatus, StatusAnswer, StatusQuery, certificate_state_at, company_status,
 };
+use crate::storage::AnyConnection;
 use crate::storage::rows::{CertificateRow, Company, CompanyRow, to_db};
 use crate::storage::schema::{certificates, companies, company_sbi, coverage};
-use crate::storage::{AnyConnection, text_search};
+use crate::storage::text_search::{Ranked, Start};
 use crate::text;
 use crate::validation::InvalidValue;
 
@@ -37,21 +38,6 @@ type Db = <AnyConnection as diesel::Connection>::Backend;
 /// page (most rows match), then four times more each round, up to a bound.
 #[derive(Debug)]
 struct Rounds(i64);
-
-/// `items` cut in rounds of growing size (see [`Rounds`]).
-fn in_rounds<T>(items: &[T], limit: i64) -> impl Iterator<Item = &[T]> {
-    let mut rounds = Rounds::new(limit);
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        if at >= items.len() {
-            return None;
-        }
-        let size = rounds.next() as usize;
-        let chunk = &items[at..(at + size).min(items.len())];
-        at += chunk.len();
-        Some(chunk)
-    })
-}
 
 impl Rounds {
     const MAX: i64 = 1000;
@@ -208,11 +194,18 @@ impl Registry {
             let mut hits: Vec<(SearchCursor, CompanyHit)> = Vec::new();
             match filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
                 Some(q) => {
-                    let ranked = text_search::matches(conn, q)?;
-                    let start = after.map_or(0, |c| {
-                        ranked.partition_point(|(kvk, score)| !ranked_after(*score, kvk, kvk, c))
+                    let start = after.map(|c| Start {
+                        score: c.score.unwrap_or(u32::MAX),
+                        kvk: c.key.clone(),
+                        inclusive: false,
                     });
-                    for chunk in in_rounds(&ranked[start..], limit) {
+                    let mut ranked = Ranked::new(conn, q, start, self.search_band)?;
+                    let mut rounds = Rounds::new(limit);
+                    loop {
+                        let chunk = ranked.next(conn, rounds.next() as usize)?;
+                        if chunk.is_empty() {
+                            break;
+                        }
                         let kvks: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
                         let rows =
                             company_rows(conn, filter, Some(&kvks), None, chunk.len() as i64)?;
@@ -270,11 +263,22 @@ impl Registry {
             let mut hits: Vec<(SearchCursor, CertificateRow)> = Vec::new();
             match filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
                 Some(q) => {
-                    let ranked = text_search::matches(conn, q)?;
-                    let score_of: HashMap<&str, u32> =
-                        ranked.iter().map(|(k, s)| (k.as_str(), *s)).collect();
-                    // Certificates of the holders found, by the holder's score, then number.
-                    for chunk in in_rounds(&ranked, limit) {
+                    // Certificates of the holders found, by the holder's score,
+                    // then number; the cursor's holder may have more to come.
+                    let start = after.map(|c| Start {
+                        score: c.score.unwrap_or(u32::MAX),
+                        kvk: c.key.clone(),
+                        inclusive: true,
+                    });
+                    let mut ranked = Ranked::new(conn, q, start, self.search_band)?;
+                    let mut rounds = Rounds::new(limit);
+                    loop {
+                        let chunk = ranked.next(conn, rounds.next() as usize)?;
+                        if chunk.is_empty() {
+                            break;
+                        }
+                        let score_of: HashMap<&str, u32> =
+                            chunk.iter().map(|(k, s)| (k.as_str(), *s)).collect();
                         let kvks: Vec<&str> = chunk.iter().map(|(k, _)| k.as_str()).collect();
                         let mut rows: Vec<(u32, String, CertificateRow)> =
                             certificate_rows(conn, filter, Some(&kvks), None, i64::MAX)?

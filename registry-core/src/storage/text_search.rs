@@ -1,37 +1,48 @@
 //! Name search, one arm per backend where they differ (ARCHITECTURE.md,
-//! "Storage"). Both keep a vocabulary of the words in names (`search_words`): a
-//! query token is matched against it — by prefix, and by trigram similarity for
-//! typos — and the companies holding the words found are its matches. Where the
-//! backends differ: the trigram index over the vocabulary (pg_trgm's GIN on
-//! PostgreSQL; a trigram table on SQLite) and the index from words to companies
-//! (a full-text GIN index over `companies.search_text` on PostgreSQL, kept by
-//! the database itself; a word-to-company table on SQLite). Both answer which
-//! companies' names match every word of a query, and how well, from 0 to 1000.
+//! "Storage"). Both keep a vocabulary of the words in names (`search_words`)
+//! and, for each word, the companies whose names hold it (`search_company_words`,
+//! a posting list ordered by KvK number). A query token is matched against the
+//! vocabulary — by prefix, and by trigram similarity for typos (pg_trgm's GIN
+//! on PostgreSQL, a trigram table on SQLite) — and a company's score is the mean
+//! over the tokens of its best word's score (0–1000).
+//!
+//! Results come best first, then by KvK number, and a page reads only what it
+//! needs however common the words are: the scores a query can reach are known
+//! from the words found (its *tiers*), and one token — the one whose words are
+//! rarest — drives. A tier whose postings are few is read whole and sorted; a
+//! large one is walked along its posting lists in KvK order and left as soon as
+//! the page is full, so "drukkerij" costs the same at a million companies as at
+//! ten thousand.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Text};
 
 use super::AnyConnection;
-use super::schema::{search_company_words, search_word_trigrams, search_words};
+use super::schema::{companies, search_company_words, search_word_trigrams, search_words};
 use crate::text::{self, MATCH_THRESHOLD};
 
 /// Words a query token may mean, at most this many (the best ones).
 const WORDS_PER_TOKEN: usize = 50;
 /// Query tokens considered, at most.
 const MAX_TOKENS: usize = 6;
+/// Tiers whose postings together number at most this are read whole and
+/// sorted; a larger one is walked. Postings are counted up to one more.
+pub(crate) const BAND: i64 = 2048;
+/// Score combinations enumerated at most; a query with more (many tokens, each
+/// with many near-misses) is ranked in one band over all its candidates.
+const MAX_COMBINATIONS: usize = 4096;
 
-/// Records the words of a company's names for search: in the vocabulary (one
-/// statement on PostgreSQL, whose full-text index maps words to companies), and
-/// on SQLite also in the word-to-company table.
+/// Records the words of a company's names for search: new words in the
+/// vocabulary (with their trigrams on SQLite), and the company's postings.
 pub(crate) fn index_company(
     conn: &mut AnyConnection,
     kvk: &str,
     search_text: &str,
 ) -> QueryResult<()> {
+    let words: Vec<&str> = search_text.split(' ').filter(|w| !w.is_empty()).collect();
     if let AnyConnection::Postgresql(pg) = conn {
-        let words: Vec<&str> = search_text.split(' ').filter(|w| !w.is_empty()).collect();
         if !words.is_empty() {
             diesel::sql_query(
                 "INSERT INTO search_words (word) SELECT unnest($1::text[]) ON CONFLICT (word) DO NOTHING",
@@ -39,11 +50,23 @@ pub(crate) fn index_company(
             .bind::<Array<Text>, _>(&words)
             .execute(pg)?;
         }
+        // A statement of its own, so that it sees words a concurrent
+        // transaction added first (a new snapshot per statement).
+        diesel::sql_query(
+            "WITH ids AS (SELECT id FROM search_words WHERE word = ANY($1)), \
+             gone AS (DELETE FROM search_company_words \
+                      WHERE kvk_number = $2 AND word_id NOT IN (SELECT id FROM ids)) \
+             INSERT INTO search_company_words (word_id, kvk_number) \
+             SELECT id, $2 FROM ids ON CONFLICT DO NOTHING",
+        )
+        .bind::<Array<Text>, _>(&words)
+        .bind::<Text, _>(kvk)
+        .execute(pg)?;
         return Ok(());
     }
     diesel::delete(search_company_words::table.filter(search_company_words::kvk_number.eq(kvk)))
         .execute(conn)?;
-    for word in search_text.split(' ').filter(|w| !w.is_empty()) {
+    for word in words {
         let id = word_id(conn, word)?;
         diesel::insert_into(search_company_words::table)
             .values((
@@ -56,6 +79,7 @@ pub(crate) fn index_company(
 }
 
 /// The id of `word` in the vocabulary, adding it (and its trigrams) when new.
+/// SQLite only: PostgreSQL adds words in one statement and indexes them itself.
 fn word_id(conn: &mut AnyConnection, word: &str) -> QueryResult<i64> {
     let known: Option<i64> = search_words::table
         .filter(search_words::word.eq(word))
@@ -80,36 +104,238 @@ fn word_id(conn: &mut AnyConnection, word: &str) -> QueryResult<i64> {
     Ok(id)
 }
 
-#[derive(QueryableByName)]
-struct WordHit {
-    #[diesel(sql_type = BigInt)]
-    word_id: i64,
+/// Where a ranked walk starts: after (or at) this score and KvK number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Start {
+    pub score: u32,
+    pub kvk: String,
+    /// Whether the company at the start itself comes first (a list of its
+    /// certificates may continue there).
+    pub inclusive: bool,
 }
 
-/// The companies whose names match `query`, each with its score (0–1000),
-/// best first, then by KvK number. Empty when the query has no searchable word.
-pub(crate) fn matches(conn: &mut AnyConnection, query: &str) -> QueryResult<Vec<(String, u32)>> {
-    let tokens: Vec<String> = text::search_words(query)
-        .into_iter()
-        .take(MAX_TOKENS)
-        .collect();
-    if tokens.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut words_per_token = Vec::with_capacity(tokens.len());
-    for token in &tokens {
-        let words = words_for(conn, token)?;
-        if words.is_empty() {
-            return Ok(Vec::new());
+impl Start {
+    fn admits(&self, score: u32, kvk: &str) -> bool {
+        let at = (std::cmp::Reverse(self.score), self.kvk.as_str());
+        let here = (std::cmp::Reverse(score), kvk);
+        if self.inclusive {
+            here >= at
+        } else {
+            here > at
         }
-        words_per_token.push(words);
     }
-    let mut scored: Vec<(String, u32)> = match conn {
-        AnyConnection::Postgresql(_) => postgres_companies(conn, &words_per_token)?,
-        AnyConnection::Sqlite(_) => sqlite_companies(conn, &words_per_token)?,
-    };
-    scored.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    Ok(scored)
+}
+
+/// A score the query can give, and the driving token's words that can lead
+/// to it. `total: None` stands for every score at once (see
+/// [`MAX_COMBINATIONS`]).
+#[derive(Debug)]
+struct Tier {
+    total: Option<u32>,
+    words: Vec<i64>,
+    /// Postings of `words`, each word counted up to one more than the band.
+    reach: i64,
+}
+
+/// The companies whose names match a query, best first then by KvK number,
+/// read a chunk at a time (see the module's documentation).
+#[derive(Debug)]
+pub(crate) struct Ranked {
+    /// Per token: the vocabulary words it may mean, and how well.
+    tokens: Vec<HashMap<String, f64>>,
+    tiers: Vec<Tier>,
+    next_tier: usize,
+    /// In a tier being walked: the last KvK number read.
+    walked_to: Option<String>,
+    start: Option<Start>,
+    ready: VecDeque<(String, u32)>,
+    /// See [`BAND`].
+    band: i64,
+}
+
+impl Ranked {
+    /// Plans the walk for `query` from `start`: finds each token's words, the
+    /// tiers, and the driving token. No match at all when a token means no word.
+    pub(crate) fn new(
+        conn: &mut AnyConnection,
+        query: &str,
+        start: Option<Start>,
+        band: i64,
+    ) -> QueryResult<Self> {
+        let mut ranked = Ranked {
+            tokens: Vec::new(),
+            tiers: Vec::new(),
+            next_tier: 0,
+            walked_to: None,
+            start,
+            ready: VecDeque::new(),
+            band,
+        };
+        let tokens: Vec<String> = text::search_words(query)
+            .into_iter()
+            .take(MAX_TOKENS)
+            .collect();
+        let mut matches: Vec<Vec<WordMatch>> = Vec::with_capacity(tokens.len());
+        for token in &tokens {
+            let words = words_for(conn, token)?;
+            if words.is_empty() {
+                return Ok(ranked);
+            }
+            matches.push(words);
+        }
+        if matches.is_empty() {
+            return Ok(ranked);
+        }
+        let ids: BTreeSet<i64> = matches.iter().flatten().map(|m| m.id).collect();
+        let reach = reach(conn, &ids.into_iter().collect::<Vec<_>>(), band + 1)?;
+        let reach_of = |words: &mut dyn Iterator<Item = i64>| -> i64 {
+            words.map(|id| reach.get(&id).copied().unwrap_or(0)).sum()
+        };
+        let driving = (0..matches.len())
+            .min_by_key(|&i| reach_of(&mut matches[i].iter().map(|m| m.id)))
+            .unwrap_or(0);
+        ranked.tiers = tiers(&matches, driving)
+            .into_iter()
+            .map(|(total, words)| Tier {
+                total,
+                reach: reach_of(&mut words.iter().copied()),
+                words,
+            })
+            .filter(|tier| {
+                ranked
+                    .start
+                    .as_ref()
+                    .is_none_or(|s| tier.total.is_none_or(|t| t <= s.score))
+            })
+            .collect();
+        ranked.tokens = matches
+            .into_iter()
+            .map(|words| words.into_iter().map(|m| (m.word, m.score)).collect())
+            .collect();
+        Ok(ranked)
+    }
+
+    /// The next at most `n` companies, with their scores; empty at the end.
+    pub(crate) fn next(
+        &mut self,
+        conn: &mut AnyConnection,
+        n: usize,
+    ) -> QueryResult<Vec<(String, u32)>> {
+        while self.ready.len() < n && self.next_tier < self.tiers.len() {
+            let tier = &self.tiers[self.next_tier];
+            if tier.total.is_some() && tier.reach > self.band {
+                self.walk(conn, n)?;
+            } else {
+                self.read_band(conn)?;
+            }
+        }
+        let n = n.min(self.ready.len());
+        Ok(self.ready.drain(..n).collect())
+    }
+
+    /// Reads the next tiers whose postings together are few, whole, and ranks
+    /// their companies.
+    fn read_band(&mut self, conn: &mut AnyConnection) -> QueryResult<()> {
+        let first = self.next_tier;
+        let mut end = first + 1;
+        let mut reach = self.tiers[first].reach;
+        if self.tiers[first].total.is_some() {
+            while let Some(tier) = self.tiers.get(end) {
+                if tier.total.is_none() || reach + tier.reach > self.band {
+                    break;
+                }
+                reach += tier.reach;
+                end += 1;
+            }
+        }
+        let band = &self.tiers[first..end];
+        let words: BTreeSet<i64> = band.iter().flat_map(|t| t.words.iter().copied()).collect();
+        let totals: Option<HashSet<u32>> = band.iter().map(|t| t.total).collect();
+        let kvks: BTreeSet<String> =
+            postings(conn, &words.into_iter().collect::<Vec<_>>(), None, i64::MAX)?
+                .into_values()
+                .flatten()
+                .collect();
+        let kvks: Vec<String> = kvks.into_iter().collect();
+        let mut found: Vec<(String, u32)> = self
+            .scores(conn, &kvks)?
+            .into_iter()
+            .filter(|(kvk, score)| {
+                totals.as_ref().is_none_or(|t| t.contains(score))
+                    && self.start.as_ref().is_none_or(|s| s.admits(*score, kvk))
+            })
+            .collect();
+        found.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        self.ready.extend(found);
+        self.next_tier = end;
+        Ok(())
+    }
+
+    /// Walks the current (large) tier's posting lists in KvK order for about
+    /// `n` more companies of its score.
+    fn walk(&mut self, conn: &mut AnyConnection, n: usize) -> QueryResult<()> {
+        let tier = &self.tiers[self.next_tier];
+        let total = tier.total.unwrap_or(0);
+        let from = match (&self.walked_to, &self.start) {
+            (Some(kvk), _) => Some((kvk.clone(), false)),
+            (None, Some(s)) if s.score == total => Some((s.kvk.clone(), s.inclusive)),
+            _ => None,
+        };
+        let chunk = (n as i64).max(1);
+        let lists = postings(conn, &tier.words, from.as_ref(), chunk)?;
+        // Every list is complete up to the least last number of those cut at
+        // `chunk`; past it, a shorter list may still have numbers to come.
+        let boundary: Option<String> = lists
+            .iter()
+            .filter(|(_, kvks)| kvks.len() as i64 == chunk)
+            .filter_map(|(_, kvks)| kvks.last().cloned())
+            .min();
+        let kvks: Vec<String> = lists
+            .into_values()
+            .flatten()
+            .filter(|kvk| boundary.as_ref().is_none_or(|b| kvk <= b))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let scores = self.scores(conn, &kvks)?;
+        for kvk in kvks {
+            if let Some(&score) = scores.get(&kvk)
+                && score == total
+                && self.start.as_ref().is_none_or(|s| s.admits(score, &kvk))
+            {
+                self.ready.push_back((kvk, score));
+            }
+        }
+        match boundary {
+            Some(b) => self.walked_to = Some(b),
+            None => {
+                self.walked_to = None;
+                self.next_tier += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The scores of the companies `kvks` whose names match every token.
+    fn scores(
+        &self,
+        conn: &mut AnyConnection,
+        kvks: &[String],
+    ) -> QueryResult<HashMap<String, u32>> {
+        let mut scores = HashMap::with_capacity(kvks.len());
+        for chunk in kvks.chunks(1000) {
+            let rows: Vec<(String, String)> = companies::table
+                .filter(companies::kvk_number.eq_any(chunk))
+                .select((companies::kvk_number, companies::search_text))
+                .load(conn)?;
+            for (kvk, search_text) in rows {
+                if let Some(score) = company_score(search_text.split(' '), &self.tokens) {
+                    scores.insert(kvk, score);
+                }
+            }
+        }
+        Ok(scores)
+    }
 }
 
 /// The score of a company whose name has `words`: the mean over the query's
@@ -118,186 +344,251 @@ fn company_score<'a>(
     words: impl Iterator<Item = &'a str> + Clone,
     words_per_token: &[HashMap<String, f64>],
 ) -> Option<u32> {
-    let mut total = 0.0;
+    let mut best = Vec::with_capacity(words_per_token.len());
     for candidates in words_per_token {
-        let best = words
-            .clone()
-            .filter_map(|w| candidates.get(w))
-            .copied()
-            .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))))?;
-        total += best;
+        best.push(
+            words
+                .clone()
+                .filter_map(|w| candidates.get(w))
+                .copied()
+                .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))))?,
+        );
     }
-    Some((total / words_per_token.len() as f64 * 1000.0).round() as u32)
+    Some(total(&best))
 }
 
-/// PostgreSQL: the companies whose names hold a word of every token, by the
-/// full-text index (`(w1 | w2) & (w3 | …)`), scored from their words.
-fn postgres_companies(
-    conn: &mut AnyConnection,
-    words_per_token: &[HashMap<String, f64>],
-) -> QueryResult<Vec<(String, u32)>> {
-    let AnyConnection::Postgresql(pg) = conn else {
-        return Ok(Vec::new());
-    };
-    // Vocabulary words are letters and digits only: nothing to escape.
-    let tsquery = words_per_token
+/// The score of a company from its tokens' best word scores, 0–1000.
+fn total(best: &[f64]) -> u32 {
+    let sum: f64 = best.iter().sum();
+    (sum / best.len() as f64 * 1000.0).round() as u32
+}
+
+/// The scores a query can give, best first, each with the words of the
+/// `driving` token that a company of that score may hold (its best word for
+/// that token scores one of the levels leading to the total).
+fn tiers(matches: &[Vec<WordMatch>], driving: usize) -> Vec<(Option<u32>, Vec<i64>)> {
+    // Each token's distinct word scores.
+    let levels: Vec<Vec<f64>> = matches
         .iter()
         .map(|words| {
-            format!(
-                "({})",
-                words.keys().cloned().collect::<Vec<_>>().join(" | ")
-            )
+            let mut l: Vec<f64> = words.iter().map(|m| m.score).collect();
+            l.sort_by(|a, b| b.total_cmp(a));
+            l.dedup_by(|a, b| a.to_bits() == b.to_bits());
+            l
         })
-        .collect::<Vec<_>>()
-        .join(" & ");
-    let rows: Vec<Named> = diesel::sql_query(
-        "SELECT kvk_number, search_text FROM companies \
-         WHERE to_tsvector('simple', search_text) @@ to_tsquery('simple', $1)",
-    )
-    .bind::<Text, _>(&tsquery)
-    .load(pg)?;
-    Ok(rows
+        .collect();
+    let combinations = levels
+        .iter()
+        .try_fold(1usize, |acc, l| acc.checked_mul(l.len()))
+        .unwrap_or(usize::MAX);
+    if combinations > MAX_COMBINATIONS {
+        return vec![(None, matches[driving].iter().map(|m| m.id).collect())];
+    }
+    // Total → levels of the driving token that reach it.
+    let mut by_total: BTreeMap<u32, BTreeSet<usize>> = BTreeMap::new();
+    let mut at = vec![0usize; levels.len()];
+    loop {
+        let best: Vec<f64> = at.iter().zip(&levels).map(|(&i, l)| l[i]).collect();
+        by_total
+            .entry(total(&best))
+            .or_default()
+            .insert(at[driving]);
+        // The next combination, odometer-wise.
+        let mut k = 0;
+        loop {
+            if k == at.len() {
+                return by_total
+                    .into_iter()
+                    .rev()
+                    .map(|(total, driving_levels)| {
+                        let words = matches[driving]
+                            .iter()
+                            .filter(|m| {
+                                driving_levels
+                                    .iter()
+                                    .any(|&i| levels[driving][i].to_bits() == m.score.to_bits())
+                            })
+                            .map(|m| m.id)
+                            .collect();
+                        (Some(total), words)
+                    })
+                    .collect();
+            }
+            at[k] += 1;
+            if at[k] < levels[k].len() {
+                break;
+            }
+            at[k] = 0;
+            k += 1;
+        }
+    }
+}
+
+/// How many companies hold each word, counted up to `cap`.
+fn reach(conn: &mut AnyConnection, ids: &[i64], cap: i64) -> QueryResult<HashMap<i64, i64>> {
+    match conn {
+        AnyConnection::Postgresql(pg) => Ok(diesel::sql_query(
+            "SELECT w.id AS word_id, (SELECT count(*) FROM \
+               (SELECT 1 FROM search_company_words p WHERE p.word_id = w.id LIMIT $2) x) AS n \
+             FROM unnest($1::bigint[]) AS w(id)",
+        )
+        .bind::<Array<BigInt>, _>(ids)
+        .bind::<BigInt, _>(cap)
+        .load::<WordCount>(pg)?
         .into_iter()
-        .filter_map(|r| {
-            company_score(r.search_text.split(' '), words_per_token).map(|s| (r.kvk_number, s))
-        })
-        .collect())
+        .map(|c| (c.word_id, c.n))
+        .collect()),
+        AnyConnection::Sqlite(sqlite) => {
+            let mut counts = HashMap::with_capacity(ids.len());
+            for &id in ids {
+                let n = diesel::sql_query(
+                    "SELECT ? AS word_id, (SELECT count(*) FROM \
+                       (SELECT 1 FROM search_company_words WHERE word_id = ? LIMIT ?)) AS n",
+                )
+                .bind::<BigInt, _>(id)
+                .bind::<BigInt, _>(id)
+                .bind::<BigInt, _>(cap)
+                .get_result::<WordCount>(sqlite)?;
+                counts.insert(id, n.n);
+            }
+            Ok(counts)
+        }
+    }
 }
 
 #[derive(QueryableByName)]
-struct Named {
+struct WordCount {
+    #[diesel(sql_type = BigInt)]
+    word_id: i64,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Posting {
+    #[diesel(sql_type = BigInt)]
+    word_id: i64,
     #[diesel(sql_type = Text)]
     kvk_number: String,
-    #[diesel(sql_type = Text)]
-    search_text: String,
+}
+
+/// Each word's companies in KvK order, after (or from) `from`, at most
+/// `limit` a word.
+fn postings(
+    conn: &mut AnyConnection,
+    words: &[i64],
+    from: Option<&(String, bool)>,
+    limit: i64,
+) -> QueryResult<BTreeMap<i64, Vec<String>>> {
+    let (kvk, inclusive) = from.map_or(("", true), |(k, i)| (k.as_str(), *i));
+    let mut lists: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    match conn {
+        AnyConnection::Postgresql(pg) => {
+            let op = if inclusive { ">=" } else { ">" };
+            let rows: Vec<Posting> = diesel::sql_query(format!(
+                "SELECT p.word_id, p.kvk_number FROM unnest($1::bigint[]) AS w(id) \
+                 CROSS JOIN LATERAL (SELECT word_id, kvk_number FROM search_company_words \
+                   WHERE word_id = w.id AND kvk_number {op} $2 ORDER BY kvk_number LIMIT $3) p"
+            ))
+            .bind::<Array<BigInt>, _>(words)
+            .bind::<Text, _>(kvk)
+            .bind::<BigInt, _>(limit)
+            .load(pg)?;
+            for row in rows {
+                lists.entry(row.word_id).or_default().push(row.kvk_number);
+            }
+            for list in lists.values_mut() {
+                list.sort();
+            }
+        }
+        AnyConnection::Sqlite(_) => {
+            for &id in words {
+                let query = search_company_words::table
+                    .filter(search_company_words::word_id.eq(id))
+                    .select(search_company_words::kvk_number)
+                    .order(search_company_words::kvk_number.asc())
+                    .limit(limit);
+                let list: Vec<String> = if inclusive {
+                    query
+                        .filter(search_company_words::kvk_number.ge(kvk))
+                        .load(conn)?
+                } else {
+                    query
+                        .filter(search_company_words::kvk_number.gt(kvk))
+                        .load(conn)?
+                };
+                lists.insert(id, list);
+            }
+        }
+    }
+    Ok(lists)
+}
+
+/// A vocabulary word a query token may mean, and how well (see
+/// [`text::token_score`]).
+#[derive(Debug, Clone)]
+struct WordMatch {
+    id: i64,
+    word: String,
+    score: f64,
 }
 
 #[derive(QueryableByName)]
-struct Word {
+struct VocabularyWord {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
     #[diesel(sql_type = Text)]
     word: String,
 }
 
-/// The vocabulary words `token` may mean, with how well (see
-/// [`text::token_score`]): words it starts (a prefix), and words sharing enough
-/// trigrams with it (a typo). At most [`WORDS_PER_TOKEN`], the best.
-fn words_for(conn: &mut AnyConnection, token: &str) -> QueryResult<HashMap<String, f64>> {
-    let found: Vec<String> = match conn {
+/// The vocabulary words `token` may mean: words it starts (a prefix), and
+/// words sharing enough trigrams with it (a typo). At most
+/// [`WORDS_PER_TOKEN`], the best.
+fn words_for(conn: &mut AnyConnection, token: &str) -> QueryResult<Vec<WordMatch>> {
+    let found: Vec<(i64, String)> = match conn {
         AnyConnection::Postgresql(pg) => diesel::sql_query(
-            "SELECT word FROM search_words WHERE word % $1 OR word LIKE $2 LIMIT 400",
+            "SELECT id, word FROM search_words WHERE word % $1 OR word LIKE $2 LIMIT 400",
         )
         .bind::<Text, _>(token)
         .bind::<Text, _>(format!("{token}%"))
-        .load::<Word>(pg)?
+        .load::<VocabularyWord>(pg)?
         .into_iter()
-        .map(|w| w.word)
+        .map(|w| (w.id, w.word))
         .collect(),
         AnyConnection::Sqlite(_) => sqlite_words_for(conn, token)?,
     };
-    let mut scored: Vec<(String, f64)> = found
+    let mut scored: Vec<WordMatch> = found
         .into_iter()
-        .filter_map(|word| text::token_score(token, &word).map(|s| (word, s)))
+        .filter_map(|(id, word)| {
+            text::token_score(token, &word).map(|score| WordMatch { id, word, score })
+        })
         .collect();
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    scored.dedup_by(|a, b| a.0 == b.0);
-    Ok(scored.into_iter().take(WORDS_PER_TOKEN).collect())
+    scored.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.word.cmp(&b.word))
+    });
+    scored.dedup_by(|a, b| a.id == b.id);
+    scored.truncate(WORDS_PER_TOKEN);
+    Ok(scored)
 }
 
-/// SQLite: the companies holding a word of every token, the rarest token
-/// first, each further token looked up only among the companies left.
-fn sqlite_companies(
-    conn: &mut AnyConnection,
-    words_per_token: &[HashMap<String, f64>],
-) -> QueryResult<Vec<(String, u32)>> {
-    // Word ids, and how many companies each token reaches.
-    let mut tokens: Vec<(i64, HashMap<i64, f64>)> = Vec::new();
-    for words in words_per_token {
-        let names: Vec<&str> = words.keys().map(String::as_str).collect();
-        let ids: Vec<(i64, String)> = search_words::table
-            .filter(search_words::word.eq_any(&names))
-            .select((search_words::id, search_words::word))
-            .load(conn)?;
-        let by_id: HashMap<i64, f64> = ids
-            .into_iter()
-            .map(|(id, w)| (id, words.get(&w).copied().unwrap_or(0.0)))
-            .collect();
-        let reach: i64 = search_company_words::table
-            .filter(search_company_words::word_id.eq_any(by_id.keys().copied().collect::<Vec<_>>()))
-            .count()
-            .get_result(conn)?;
-        tokens.push((reach, by_id));
-    }
-    tokens.sort_by_key(|(reach, _)| *reach);
-    let mut scores: HashMap<String, Vec<f64>> = HashMap::new();
-    for (i, (_, by_id)) in tokens.iter().enumerate() {
-        let ids: Vec<i64> = by_id.keys().copied().collect();
-        let links: Vec<(i64, String)> = if i == 0 {
-            search_company_words::table
-                .filter(search_company_words::word_id.eq_any(&ids))
-                .select((
-                    search_company_words::word_id,
-                    search_company_words::kvk_number,
-                ))
-                .load(conn)?
-        } else {
-            let left: Vec<String> = scores.keys().cloned().collect();
-            let mut links = Vec::new();
-            for chunk in left.chunks(500) {
-                links.extend(
-                    search_company_words::table
-                        .filter(search_company_words::word_id.eq_any(&ids))
-                        .filter(search_company_words::kvk_number.eq_any(chunk))
-                        .select((
-                            search_company_words::word_id,
-                            search_company_words::kvk_number,
-                        ))
-                        .load::<(i64, String)>(conn)?,
-                );
-            }
-            links
-        };
-        let mut best: HashMap<String, f64> = HashMap::new();
-        for (word_id, kvk) in links {
-            let score = by_id.get(&word_id).copied().unwrap_or(0.0);
-            let entry = best.entry(kvk).or_insert(0.0);
-            *entry = entry.max(score);
-        }
-        if i == 0 {
-            scores = best.into_iter().map(|(k, s)| (k, vec![s])).collect();
-        } else {
-            scores.retain(|kvk, s| match best.get(kvk) {
-                Some(b) => {
-                    s.push(*b);
-                    true
-                }
-                None => false,
-            });
-        }
-        if scores.is_empty() {
-            break;
-        }
-    }
-    Ok(scores
-        .into_iter()
-        .map(|(kvk, s)| {
-            (
-                kvk,
-                (s.iter().sum::<f64>() / s.len() as f64 * 1000.0).round() as u32,
-            )
-        })
-        .collect())
+#[derive(QueryableByName)]
+struct WordHit {
+    #[diesel(sql_type = BigInt)]
+    word_id: i64,
 }
 
 /// SQLite: vocabulary words that start with `token` (a range over the unique
 /// index) or share at least a third of its trigrams (the trigram table).
-fn sqlite_words_for(conn: &mut AnyConnection, token: &str) -> QueryResult<Vec<String>> {
+fn sqlite_words_for(conn: &mut AnyConnection, token: &str) -> QueryResult<Vec<(i64, String)>> {
     let upper = format!("{token}\u{10FFFF}");
-    let mut found: Vec<String> = search_words::table
+    let mut found: Vec<(i64, String)> = search_words::table
         .filter(search_words::word.ge(token))
         .filter(search_words::word.lt(&upper))
         .order(search_words::word.asc())
         .limit(WORDS_PER_TOKEN as i64 * 4)
-        .select(search_words::word)
+        .select((search_words::id, search_words::word))
         .load(conn)?;
     let trigrams: Vec<String> = text::trigrams(token).into_iter().collect();
     let needed = (trigrams.len() as f64 * MATCH_THRESHOLD * 0.8)
@@ -326,8 +617,8 @@ fn sqlite_words_for(conn: &mut AnyConnection, token: &str) -> QueryResult<Vec<St
         found.extend(
             search_words::table
                 .filter(search_words::id.eq_any(ids))
-                .select(search_words::word)
-                .load::<String>(conn)?,
+                .select((search_words::id, search_words::word))
+                .load::<(i64, String)>(conn)?,
         );
     }
     Ok(found)
