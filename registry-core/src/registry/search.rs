@@ -27,7 +27,7 @@ use crate::status::{
 use crate::storage::AnyConnection;
 use crate::storage::rows::{CertificateRow, Company, CompanyRow, to_db};
 use crate::storage::schema::{certificates, companies, company_sbi, coverage};
-use crate::storage::text_search::{Ranked, Start};
+use crate::storage::text_search::{Ranked, RowFilter, Start};
 use crate::text;
 use crate::validation::InvalidValue;
 
@@ -160,6 +160,16 @@ fn prefix_end(prefix: &str) -> String {
     format!("{prefix}:")
 }
 
+/// The filters that live on the company row, for a name search to apply as it
+/// reads.
+fn row_filter(filter: &SearchFilter) -> RowFilter {
+    RowFilter {
+        city_key: filter.city.as_ref().map(|c| text::fold(c.trim())),
+        province: filter.province.map(|p| p.name().to_owned()),
+        sbi_range: filter.sbi.as_ref().map(|s| (s.clone(), prefix_end(s))),
+    }
+}
+
 /// Applies the filters that live on the company row.
 macro_rules! company_filters {
     ($query:expr, $filter:expr) => {{
@@ -199,7 +209,8 @@ impl Registry {
                         kvk: c.key.clone(),
                         inclusive: false,
                     });
-                    let mut ranked = Ranked::new(conn, q, start, self.search_band)?;
+                    let mut ranked =
+                        Ranked::new(conn, q, start, row_filter(filter), self.search_band)?;
                     let mut rounds = Rounds::new(limit);
                     loop {
                         let chunk = ranked.next(conn, rounds.next() as usize)?;
@@ -270,7 +281,8 @@ impl Registry {
                         kvk: c.key.clone(),
                         inclusive: true,
                     });
-                    let mut ranked = Ranked::new(conn, q, start, self.search_band)?;
+                    let mut ranked =
+                        Ranked::new(conn, q, start, row_filter(filter), self.search_band)?;
                     let mut rounds = Rounds::new(limit);
                     loop {
                         let chunk = ranked.next(conn, rounds.next() as usize)?;

@@ -20,16 +20,26 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Text};
 
 use super::AnyConnection;
-use super::schema::{companies, search_company_words, search_word_trigrams, search_words};
+use super::schema::{
+    companies, company_sbi, search_company_words, search_word_trigrams, search_words,
+};
 use crate::text::{self, MATCH_THRESHOLD};
+
+/// The backend of [`AnyConnection`], for boxed queries.
+type Db = <AnyConnection as diesel::Connection>::Backend;
 
 /// Words a query token may mean, at most this many (the best ones).
 const WORDS_PER_TOKEN: usize = 50;
 /// Query tokens considered, at most.
 const MAX_TOKENS: usize = 6;
 /// Tiers whose postings together number at most this are read whole and
-/// sorted; a larger one is walked. Postings are counted up to one more.
-pub(crate) const BAND: i64 = 2048;
+/// sorted; a larger one is walked.
+pub(crate) const BAND: i64 = 512;
+/// Postings counted per word when planning, at most (or one more than the
+/// band): enough to tell which token is rarest.
+const COUNT_CAP: i64 = 2048;
+/// Postings read per word in one step of a walk, at most.
+const MAX_CHUNK: i64 = 4096;
 /// Score combinations enumerated at most; a query with more (many tokens, each
 /// with many near-misses) is ranked in one band over all its candidates.
 const MAX_COMBINATIONS: usize = 4096;
@@ -126,6 +136,18 @@ impl Start {
     }
 }
 
+/// What a search asks of the company row (city, province, sector), applied
+/// while posting lists are read so that a walk skips what the page would
+/// drop anyway; the search applies its filters again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RowFilter {
+    /// The folded city.
+    pub city_key: Option<String>,
+    pub province: Option<String>,
+    /// SBI codes from the first (inclusive) to the second (exclusive).
+    pub sbi_range: Option<(String, String)>,
+}
+
 /// A score the query can give, and the driving token's words that can lead
 /// to it. `total: None` stands for every score at once (see
 /// [`MAX_COMBINATIONS`]).
@@ -151,6 +173,10 @@ pub(crate) struct Ranked {
     ready: VecDeque<(String, u32)>,
     /// See [`BAND`].
     band: i64,
+    filter: RowFilter,
+    /// The words of each token but the driving one: a company must hold one
+    /// of each, which the database checks as it reads.
+    others: Vec<Vec<i64>>,
 }
 
 impl Ranked {
@@ -160,6 +186,7 @@ impl Ranked {
         conn: &mut AnyConnection,
         query: &str,
         start: Option<Start>,
+        filter: RowFilter,
         band: i64,
     ) -> QueryResult<Self> {
         let mut ranked = Ranked {
@@ -170,6 +197,8 @@ impl Ranked {
             start,
             ready: VecDeque::new(),
             band,
+            filter,
+            others: Vec::new(),
         };
         let tokens: Vec<String> = text::search_words(query)
             .into_iter()
@@ -187,7 +216,11 @@ impl Ranked {
             return Ok(ranked);
         }
         let ids: BTreeSet<i64> = matches.iter().flatten().map(|m| m.id).collect();
-        let reach = reach(conn, &ids.into_iter().collect::<Vec<_>>(), band + 1)?;
+        let reach = reach(
+            conn,
+            &ids.into_iter().collect::<Vec<_>>(),
+            (band + 1).max(COUNT_CAP),
+        )?;
         let reach_of = |words: &mut dyn Iterator<Item = i64>| -> i64 {
             words.map(|id| reach.get(&id).copied().unwrap_or(0)).sum()
         };
@@ -208,6 +241,12 @@ impl Ranked {
                     .is_none_or(|s| tier.total.is_none_or(|t| t <= s.score))
             })
             .collect();
+        ranked.others = matches
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != driving)
+            .map(|(_, words)| words.iter().map(|m| m.id).collect())
+            .collect();
         ranked.tokens = matches
             .into_iter()
             .map(|words| words.into_iter().map(|m| (m.word, m.score)).collect())
@@ -221,10 +260,13 @@ impl Ranked {
         conn: &mut AnyConnection,
         n: usize,
     ) -> QueryResult<Vec<(String, u32)>> {
+        // A walk that finds few companies of its score reads more each step.
+        let mut chunk = (n as i64).clamp(1, MAX_CHUNK);
         while self.ready.len() < n && self.next_tier < self.tiers.len() {
             let tier = &self.tiers[self.next_tier];
             if tier.total.is_some() && tier.reach > self.band {
-                self.walk(conn, n)?;
+                self.walk(conn, chunk)?;
+                chunk = (chunk * 2).min(MAX_CHUNK);
             } else {
                 self.read_band(conn)?;
             }
@@ -251,18 +293,22 @@ impl Ranked {
         let band = &self.tiers[first..end];
         let words: BTreeSet<i64> = band.iter().flat_map(|t| t.words.iter().copied()).collect();
         let totals: Option<HashSet<u32>> = band.iter().map(|t| t.total).collect();
-        let kvks: BTreeSet<String> =
-            postings(conn, &words.into_iter().collect::<Vec<_>>(), None, i64::MAX)?
-                .into_values()
-                .flatten()
-                .collect();
-        let kvks: Vec<String> = kvks.into_iter().collect();
-        let mut found: Vec<(String, u32)> = self
-            .scores(conn, &kvks)?
+        let lists = postings(
+            conn,
+            &words.into_iter().collect::<Vec<_>>(),
+            None,
+            None,
+            &self.filter,
+            &self.others,
+        )?;
+        let companies: BTreeMap<String, String> = lists.into_values().flatten().collect();
+        let mut found: Vec<(String, u32)> = companies
             .into_iter()
-            .filter(|(kvk, score)| {
-                totals.as_ref().is_none_or(|t| t.contains(score))
-                    && self.start.as_ref().is_none_or(|s| s.admits(*score, kvk))
+            .filter_map(|(kvk, search_text)| {
+                let score = company_score(search_text.split(' '), &self.tokens)?;
+                (totals.as_ref().is_none_or(|t| t.contains(&score))
+                    && self.start.as_ref().is_none_or(|s| s.admits(score, &kvk)))
+                .then_some((kvk, score))
             })
             .collect();
         found.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -271,9 +317,9 @@ impl Ranked {
         Ok(())
     }
 
-    /// Walks the current (large) tier's posting lists in KvK order for about
-    /// `n` more companies of its score.
-    fn walk(&mut self, conn: &mut AnyConnection, n: usize) -> QueryResult<()> {
+    /// Walks the current (large) tier's posting lists in KvK order, `chunk`
+    /// postings a word at most.
+    fn walk(&mut self, conn: &mut AnyConnection, chunk: i64) -> QueryResult<()> {
         let tier = &self.tiers[self.next_tier];
         let total = tier.total.unwrap_or(0);
         let from = match (&self.walked_to, &self.start) {
@@ -281,25 +327,28 @@ impl Ranked {
             (None, Some(s)) if s.score == total => Some((s.kvk.clone(), s.inclusive)),
             _ => None,
         };
-        let chunk = (n as i64).max(1);
-        let lists = postings(conn, &tier.words, from.as_ref(), chunk)?;
+        let lists = postings(
+            conn,
+            &tier.words,
+            from.as_ref(),
+            Some(chunk),
+            &self.filter,
+            &self.others,
+        )?;
         // Every list is complete up to the least last number of those cut at
         // `chunk`; past it, a shorter list may still have numbers to come.
         let boundary: Option<String> = lists
-            .iter()
-            .filter(|(_, kvks)| kvks.len() as i64 == chunk)
-            .filter_map(|(_, kvks)| kvks.last().cloned())
+            .values()
+            .filter(|list| list.len() as i64 == chunk)
+            .filter_map(|list| list.last().map(|(kvk, _)| kvk.clone()))
             .min();
-        let kvks: Vec<String> = lists
+        let companies: BTreeMap<String, String> = lists
             .into_values()
             .flatten()
-            .filter(|kvk| boundary.as_ref().is_none_or(|b| kvk <= b))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
+            .filter(|(kvk, _)| boundary.as_ref().is_none_or(|b| kvk <= b))
             .collect();
-        let scores = self.scores(conn, &kvks)?;
-        for kvk in kvks {
-            if let Some(&score) = scores.get(&kvk)
+        for (kvk, search_text) in companies {
+            if let Some(score) = company_score(search_text.split(' '), &self.tokens)
                 && score == total
                 && self.start.as_ref().is_none_or(|s| s.admits(score, &kvk))
             {
@@ -314,27 +363,6 @@ impl Ranked {
             }
         }
         Ok(())
-    }
-
-    /// The scores of the companies `kvks` whose names match every token.
-    fn scores(
-        &self,
-        conn: &mut AnyConnection,
-        kvks: &[String],
-    ) -> QueryResult<HashMap<String, u32>> {
-        let mut scores = HashMap::with_capacity(kvks.len());
-        for chunk in kvks.chunks(1000) {
-            let rows: Vec<(String, String)> = companies::table
-                .filter(companies::kvk_number.eq_any(chunk))
-                .select((companies::kvk_number, companies::search_text))
-                .load(conn)?;
-            for (kvk, search_text) in rows {
-                if let Some(score) = company_score(search_text.split(' '), &self.tokens) {
-                    scores.insert(kvk, score);
-                }
-            }
-        }
-        Ok(scores)
     }
 }
 
@@ -464,62 +492,86 @@ struct WordCount {
     n: i64,
 }
 
-#[derive(QueryableByName)]
-struct Posting {
-    #[diesel(sql_type = BigInt)]
-    word_id: i64,
-    #[diesel(sql_type = Text)]
-    kvk_number: String,
-}
+diesel::alias!(search_company_words as other_words: OtherWords);
 
-/// Each word's companies in KvK order, after (or from) `from`, at most
-/// `limit` a word.
+/// Each word's companies (KvK number and searchable text) that pass `filter`
+/// and hold one of the words of each of `others`: all of them, or in KvK order
+/// after (or from) `from`, at most `limit` a word.
 fn postings(
     conn: &mut AnyConnection,
     words: &[i64],
     from: Option<&(String, bool)>,
-    limit: i64,
-) -> QueryResult<BTreeMap<i64, Vec<String>>> {
-    let (kvk, inclusive) = from.map_or(("", true), |(k, i)| (k.as_str(), *i));
-    let mut lists: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-    match conn {
-        AnyConnection::Postgresql(pg) => {
-            let op = if inclusive { ">=" } else { ">" };
-            let rows: Vec<Posting> = diesel::sql_query(format!(
-                "SELECT p.word_id, p.kvk_number FROM unnest($1::bigint[]) AS w(id) \
-                 CROSS JOIN LATERAL (SELECT word_id, kvk_number FROM search_company_words \
-                   WHERE word_id = w.id AND kvk_number {op} $2 ORDER BY kvk_number LIMIT $3) p"
+    limit: Option<i64>,
+    filter: &RowFilter,
+    others: &[Vec<i64>],
+) -> QueryResult<BTreeMap<i64, Vec<(String, String)>>> {
+    let query = || {
+        let mut q = search_company_words::table
+            .inner_join(
+                companies::table.on(companies::kvk_number.eq(search_company_words::kvk_number)),
+            )
+            .select((
+                search_company_words::word_id,
+                search_company_words::kvk_number,
+                companies::search_text,
             ))
-            .bind::<Array<BigInt>, _>(words)
-            .bind::<Text, _>(kvk)
-            .bind::<BigInt, _>(limit)
-            .load(pg)?;
-            for row in rows {
-                lists.entry(row.word_id).or_default().push(row.kvk_number);
-            }
-            for list in lists.values_mut() {
-                list.sort();
-            }
+            .into_boxed::<Db>();
+        if let Some(city) = &filter.city_key {
+            q = q.filter(companies::city_key.eq(city.clone()));
         }
-        AnyConnection::Sqlite(_) => {
+        if let Some(province) = &filter.province {
+            q = q.filter(companies::province.eq(province.clone()));
+        }
+        if let Some((low, high)) = &filter.sbi_range {
+            q = q.filter(diesel::dsl::exists(
+                company_sbi::table
+                    .filter(company_sbi::kvk_number.eq(search_company_words::kvk_number))
+                    .filter(company_sbi::sbi_code.ge(low.clone()))
+                    .filter(company_sbi::sbi_code.lt(high.clone())),
+            ));
+        }
+        for words in others {
+            q = q.filter(diesel::dsl::exists(
+                other_words
+                    .filter(
+                        other_words
+                            .field(search_company_words::kvk_number)
+                            .eq(search_company_words::kvk_number),
+                    )
+                    .filter(
+                        other_words
+                            .field(search_company_words::word_id)
+                            .eq_any(words.clone()),
+                    ),
+            ));
+        }
+        match from {
+            Some((kvk, true)) => q.filter(search_company_words::kvk_number.ge(kvk.clone())),
+            Some((kvk, false)) => q.filter(search_company_words::kvk_number.gt(kvk.clone())),
+            None => q,
+        }
+    };
+    let rows: Vec<(i64, String, String)> = match limit {
+        None => query()
+            .filter(search_company_words::word_id.eq_any(words))
+            .load(conn)?,
+        Some(limit) => {
+            let mut rows = Vec::new();
             for &id in words {
-                let query = search_company_words::table
-                    .filter(search_company_words::word_id.eq(id))
-                    .select(search_company_words::kvk_number)
-                    .order(search_company_words::kvk_number.asc())
-                    .limit(limit);
-                let list: Vec<String> = if inclusive {
-                    query
-                        .filter(search_company_words::kvk_number.ge(kvk))
-                        .load(conn)?
-                } else {
-                    query
-                        .filter(search_company_words::kvk_number.gt(kvk))
-                        .load(conn)?
-                };
-                lists.insert(id, list);
+                rows.extend(
+                    query()
+                        .filter(search_company_words::word_id.eq(id))
+                        .order(search_company_words::kvk_number.asc())
+                        .limit(limit)
+                        .load::<(i64, String, String)>(conn)?,
+                );
             }
+            rows
         }
+    };
+    let mut lists: BTreeMap<i64, Vec<(String, String)>> = BTreeMap::new();
+    for (word, kvk, search_text) in rows {
+        lists.entry(word).or_default().push((kvk, search_text));
     }
     Ok(lists)
 }

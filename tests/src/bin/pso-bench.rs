@@ -541,6 +541,17 @@ async fn run(args: &[String]) {
                 ),
             ));
             rows.push((
+                "search, one client",
+                wrk(
+                    &server.base,
+                    &lua_get(&search_paths),
+                    &dir,
+                    "search1",
+                    1,
+                    seconds,
+                ),
+            ));
+            rows.push((
                 "feed page of 100",
                 wrk(
                     &server.base,
