@@ -15,6 +15,7 @@ on_both_backends!(
     a_cursor_walk_sees_each_row_once,
     certificates_are_searched_by_their_own_standing,
     long_posting_lists_are_walked_in_the_order_short_ones_are_ranked,
+    a_new_word_written_by_concurrent_issuances_finds_every_company,
 );
 
 fn date(s: &str) -> NaiveDate {
@@ -678,4 +679,64 @@ fn long_posting_lists_are_walked_in_the_order_short_ones_are_ranked(db: TestData
         kvks.windows(2).all(|w| w[0] < w[1]),
         "KvK order within a score"
     );
+}
+
+/// Issuances that bring the same new word at once each find it in the
+/// vocabulary (on PostgreSQL one of them adds it while the others wait), and
+/// every company is found by it.
+fn a_new_word_written_by_concurrent_issuances_finds_every_company(db: TestDatabase) {
+    let r = registry(&db);
+    let threads: Vec<_> = (0..16u32)
+        .map(|i| {
+            let r = r.clone();
+            std::thread::spawn(move || {
+                let by = Provenance::certification_body(CbId::parse("kiwa").expect("cb"), None);
+                let command = IssueCertificate {
+                    cb_reference: CbReference::parse(&format!("NEW-{i}")).expect("ref"),
+                    holder: Holder {
+                        kvk_number: KvkNumber::parse(&format!("{}", 30_000_000 + i)).expect("kvk"),
+                        name: Name::parse(&format!("Zwyzzerij Nieuwwoord {i}")).expect("name"),
+                        trade_names: vec![],
+                        city: None,
+                        province: None,
+                        sbi_codes: vec![],
+                    },
+                    subsidiaries: vec![],
+                    period: PeriodDraft {
+                        level: Level::Trede1,
+                        pso30plus: false,
+                        valid_from: date("2026-01-01"),
+                        valid_until: None,
+                        audit_date: date("2026-01-01"),
+                        reference_year: 2025,
+                        handbook_version: HandbookVersion::parse("2.1").expect("version"),
+                        score: Score {
+                            percent: None,
+                            total_fte: None,
+                        },
+                    },
+                    replaces: None,
+                };
+                r.issue(command, &by).expect("issue");
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    for q in ["zwyzzerij", "nieuwwoord", "zwyzerij nieuwoord"] {
+        let found = r
+            .search_companies(
+                &SearchFilter {
+                    q: Some(q.into()),
+                    ..filter("2026-09-01")
+                },
+                None,
+                50,
+            )
+            .expect("search")
+            .items
+            .len();
+        assert_eq!(found, 16, "{q}");
+    }
 }

@@ -53,25 +53,24 @@ pub(crate) fn index_company(
 ) -> QueryResult<()> {
     let words: Vec<&str> = search_text.split(' ').filter(|w| !w.is_empty()).collect();
     if let AnyConnection::Postgresql(pg) = conn {
-        if !words.is_empty() {
-            diesel::sql_query(
-                "INSERT INTO search_words (word) SELECT unnest($1::text[]) ON CONFLICT (word) DO NOTHING",
-            )
-            .bind::<Array<Text>, _>(&words)
-            .execute(pg)?;
-        }
-        // A statement of its own, so that it sees words a concurrent
-        // transaction added first (a new snapshot per statement).
-        diesel::sql_query(
-            "WITH ids AS (SELECT id FROM search_words WHERE word = ANY($1)), \
-             gone AS (DELETE FROM search_company_words \
-                      WHERE kvk_number = $2 AND word_id NOT IN (SELECT id FROM ids)) \
-             INSERT INTO search_company_words (word_id, kvk_number) \
-             SELECT id, $2 FROM ids ON CONFLICT DO NOTHING",
+        // One round trip: new words, then the company's postings. A word that
+        // a concurrent transaction added first is not in this statement's
+        // snapshot; then the postings are written again by statements of their
+        // own, each with a new snapshot.
+        let found: WordCount = diesel::sql_query(
+            "WITH added AS (INSERT INTO search_words (word) SELECT unnest($1::text[])                             ON CONFLICT (word) DO NOTHING RETURNING id),              ids AS (SELECT id FROM added UNION SELECT id FROM search_words WHERE word = ANY($1)),              gone AS (DELETE FROM search_company_words                       WHERE kvk_number = $2 AND word_id NOT IN (SELECT id FROM ids)),              put AS (INSERT INTO search_company_words (word_id, kvk_number)                      SELECT id, $2 FROM ids ON CONFLICT DO NOTHING)              SELECT 0::bigint AS word_id, count(*) AS n FROM ids",
         )
         .bind::<Array<Text>, _>(&words)
         .bind::<Text, _>(kvk)
-        .execute(pg)?;
+        .get_result(pg)?;
+        if found.n < words.len() as i64 {
+            diesel::sql_query(
+                "WITH ids AS (SELECT id FROM search_words WHERE word = ANY($1))                  INSERT INTO search_company_words (word_id, kvk_number)                  SELECT id, $2 FROM ids ON CONFLICT DO NOTHING",
+            )
+            .bind::<Array<Text>, _>(&words)
+            .bind::<Text, _>(kvk)
+            .execute(pg)?;
+        }
         return Ok(());
     }
     diesel::delete(search_company_words::table.filter(search_company_words::kvk_number.eq(kvk)))
