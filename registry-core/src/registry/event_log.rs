@@ -3,16 +3,17 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Text, Timestamp};
 use serde::Serialize;
 
 use super::Registry;
 use crate::certificate::CertificateNumber;
-use crate::certification_body::CbId;
+use crate::certification_body::{Accreditation, CbId};
 use crate::error::CoreError;
 use crate::event::{Event, EventKind, Provenance, SignedRequest};
 use crate::storage::AnyConnection;
 use crate::storage::rows::{EventRow, NewEventRow, ReplayRow, corrupt, from_db, number, to_db};
-use crate::storage::schema::{certificates, events, replay_guard};
+use crate::storage::schema::{certificates, certification_bodies, events, replay_guard};
 
 /// An event to append.
 #[derive(Debug)]
@@ -62,20 +63,43 @@ pub(crate) fn append<D: Serialize>(
 /// Claims a request id for this CB until it can no longer be replayed; a
 /// second use of the id, even by a concurrent request, is refused as a replay.
 /// Done first in a write's transaction, so a refused write releases it again.
+/// With `if_accredited`, the id is claimed only while the CB's accreditation is
+/// active (one statement for both checks); whether it was claimed is returned.
 pub(crate) fn claim_request_id(
     conn: &mut AnyConnection,
     cb: &CbId,
     request: &SignedRequest,
-) -> Result<(), CoreError> {
-    let inserted = diesel::insert_into(replay_guard::table)
-        .values(ReplayRow {
-            cb_id: cb.as_str(),
-            jti: request.id.as_str(),
-            expires_at: to_db(request.replayable_until),
-        })
-        .execute(conn);
+    if_accredited: bool,
+) -> Result<bool, CoreError> {
+    let inserted = if if_accredited {
+        diesel::insert_into(replay_guard::table)
+            .values(
+                certification_bodies::table
+                    .filter(certification_bodies::id.eq(cb.as_str()))
+                    .filter(certification_bodies::accreditation.eq(Accreditation::Active.as_str()))
+                    .select((
+                        certification_bodies::id,
+                        request.id.as_str().into_sql::<Text>(),
+                        to_db(request.replayable_until).into_sql::<Timestamp>(),
+                    )),
+            )
+            .into_columns((
+                replay_guard::cb_id,
+                replay_guard::jti,
+                replay_guard::expires_at,
+            ))
+            .execute(conn)
+    } else {
+        diesel::insert_into(replay_guard::table)
+            .values(ReplayRow {
+                cb_id: cb.as_str(),
+                jti: request.id.as_str(),
+                expires_at: to_db(request.replayable_until),
+            })
+            .execute(conn)
+    };
     match inserted {
-        Ok(_) => Ok(()),
+        Ok(n) => Ok(n > 0),
         Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Datelike, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Text};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -103,11 +104,20 @@ fn acting_body(by: &Provenance) -> Result<&CbId, CoreError> {
 /// Checks the CB's accreditation and claims the request's id (a second use of
 /// the same id is a replay); the first steps of every CB write, inside its
 /// transaction.
+///
+/// With a request id both take one statement: the id is claimed only while the
+/// CB is accredited; when nothing was claimed, the accreditation says why.
 fn admit(conn: &mut AnyConnection, by: &Provenance) -> Result<(), CoreError> {
     if let Actor::CertificationBody(cb) = &by.actor {
-        ensure_active(conn, cb)?;
-        if let Some(request) = &by.request {
-            claim_request_id(conn, cb, request)?;
+        match &by.request {
+            Some(request) => {
+                if !claim_request_id(conn, cb, request, true)? {
+                    ensure_active(conn, cb)?;
+                    // Accredited since the claim was tried.
+                    claim_request_id(conn, cb, request, false)?;
+                }
+            }
+            None => ensure_active(conn, cb)?,
         }
     }
     Ok(())
@@ -191,16 +201,7 @@ fn upsert_companies(
     )?;
     conn.upsert_company(&holder, CompanyUpdate::All)?;
     text_search::index_company(conn, &holder.kvk_number, &holder.search_text)?;
-    diesel::delete(company_sbi::table.filter(company_sbi::kvk_number.eq(h.kvk_number.as_str())))
-        .execute(conn)?;
-    for code in &h.sbi_codes {
-        diesel::insert_into(company_sbi::table)
-            .values((
-                company_sbi::sbi_code.eq(code.as_str()),
-                company_sbi::kvk_number.eq(h.kvk_number.as_str()),
-            ))
-            .execute(conn)?;
-    }
+    write_sbi_codes(conn, h.kvk_number.as_str(), &h.sbi_codes)?;
     for s in &command.subsidiaries {
         let row = company_row(&s.kvk_number, &s.name, &[], None, None, &[], now)?;
         conn.upsert_company(&row, CompanyUpdate::Name)?;
@@ -215,6 +216,93 @@ fn upsert_companies(
         sbi_codes: h.sbi_codes.clone(),
         updated_at: now,
     })
+}
+
+/// What a new certificate's row gets once its id (and so its number) is known.
+struct NewCertificate<'a> {
+    id: i64,
+    number: &'a CertificateNumber,
+    history: String,
+    top_level: i32,
+    any_pso30plus: bool,
+}
+
+/// Gives a new certificate its number and history and records whom it covers
+/// (one statement on PostgreSQL).
+fn complete_certificate(
+    conn: &mut AnyConnection,
+    c: &NewCertificate<'_>,
+    covered: &[Covered],
+) -> Result<(), CoreError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        let kvks: Vec<&str> = covered.iter().map(|c| c.kvk_number.as_str()).collect();
+        let mains: Vec<bool> = covered.iter().map(|c| c.main_applicant).collect();
+        diesel::sql_query(
+            "WITH numbered AS (UPDATE certificates \
+                               SET number = $1, history = $2, top_level = $3, any_pso30plus = $4 \
+                               WHERE id = $5) \
+             INSERT INTO coverage (certificate_id, kvk_number, is_main) \
+             SELECT $5, kvk, main FROM unnest($6::text[], $7::boolean[]) AS c(kvk, main)",
+        )
+        .bind::<Text, _>(c.number.as_str())
+        .bind::<Text, _>(&c.history)
+        .bind::<Integer, _>(c.top_level)
+        .bind::<Bool, _>(c.any_pso30plus)
+        .bind::<BigInt, _>(c.id)
+        .bind::<Array<Text>, _>(&kvks)
+        .bind::<Array<Bool>, _>(&mains)
+        .execute(pg)?;
+        return Ok(());
+    }
+    diesel::update(certificates::table.find(c.id))
+        .set((
+            certificates::number.eq(c.number.as_str()),
+            certificates::history.eq(&c.history),
+            certificates::top_level.eq(c.top_level),
+            certificates::any_pso30plus.eq(c.any_pso30plus),
+        ))
+        .execute(conn)?;
+    for covered in covered {
+        diesel::insert_into(coverage::table)
+            .values(CoverageRow {
+                certificate_id: c.id,
+                kvk_number: covered.kvk_number.as_str().to_owned(),
+                is_main: covered.main_applicant,
+            })
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Makes `codes` the company's SBI codes (one statement on PostgreSQL).
+fn write_sbi_codes(
+    conn: &mut AnyConnection,
+    kvk: &str,
+    codes: &[SbiCode],
+) -> Result<(), CoreError> {
+    let codes: Vec<&str> = codes.iter().map(SbiCode::as_str).collect();
+    if let AnyConnection::Postgresql(pg) = conn {
+        diesel::sql_query(
+            "WITH gone AS (DELETE FROM company_sbi \
+                           WHERE kvk_number = $2 AND sbi_code <> ALL($1::text[])) \
+             INSERT INTO company_sbi (sbi_code, kvk_number) \
+             SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING",
+        )
+        .bind::<Array<Text>, _>(&codes)
+        .bind::<Text, _>(kvk)
+        .execute(pg)?;
+        return Ok(());
+    }
+    diesel::delete(company_sbi::table.filter(company_sbi::kvk_number.eq(kvk))).execute(conn)?;
+    for code in codes {
+        diesel::insert_into(company_sbi::table)
+            .values((
+                company_sbi::sbi_code.eq(code),
+                company_sbi::kvk_number.eq(kvk),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Applies the one-in-force rule: at most one certificate per main applicant and
@@ -411,14 +499,6 @@ impl Registry {
             periods: vec![period.clone()],
             standing_changes: Vec::new(),
         };
-        diesel::update(certificates::table.find(id))
-            .set((
-                certificates::number.eq(n.as_str()),
-                certificates::history.eq(serde_json::to_string(&history)?),
-                certificates::top_level.eq(period.level().rank()),
-                certificates::any_pso30plus.eq(period.pso30plus()),
-            ))
-            .execute(conn)?;
         diesel::insert_into(periods::table)
             .values(PeriodRow::new(id, &period))
             .execute(conn)?;
@@ -432,16 +512,14 @@ impl Registry {
             name: s.name.clone(),
             main_applicant: false,
         }));
-        // One row at a time: batch inserts do not compile on the multi-backend.
-        for c in &covered {
-            diesel::insert_into(coverage::table)
-                .values(CoverageRow {
-                    certificate_id: id,
-                    kvk_number: c.kvk_number.as_str().to_owned(),
-                    is_main: c.main_applicant,
-                })
-                .execute(conn)?;
-        }
+        let written = NewCertificate {
+            id,
+            number: &n,
+            history: serde_json::to_string(&history)?,
+            top_level: period.level().rank(),
+            any_pso30plus: period.pso30plus(),
+        };
+        complete_certificate(conn, &written, &covered)?;
         covered.sort_by(|a, b| {
             b.main_applicant
                 .cmp(&a.main_applicant)
