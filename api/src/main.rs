@@ -137,6 +137,8 @@ fn seed_register(
     };
     let options = registry_core::PoolOptions {
         max_size: 2,
+        // A bulk load touches the indexes all over: keep them in memory.
+        sqlite_cache_kib: Some(256 * 1024),
         ..Default::default()
     };
     let registry =

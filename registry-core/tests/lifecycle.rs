@@ -25,6 +25,7 @@ on_both_backends!(
     companies_page_by_name_with_a_keyset_cursor,
     concurrent_identical_issuances_yield_one_certificate,
     batch_status_answers_in_request_order,
+    a_feed_reader_following_concurrent_writers_misses_nothing,
 );
 
 struct Fixture {
@@ -783,4 +784,55 @@ fn batch_status_answers_in_request_order(db: TestDatabase) {
             Some(Level::Trede3)
         ]
     );
+}
+
+/// A reader that follows the feed (`after` = the last seq it saw) while many
+/// writers append sees every event: no event commits with a lower seq than
+/// one the reader has already been shown.
+fn a_feed_reader_following_concurrent_writers_misses_nothing(db: TestDatabase) {
+    let f = &Fixture::new(db);
+    let writers = 8;
+    let each = 25;
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let seen: Vec<i64> = std::thread::scope(|s| {
+        for w in 0..writers {
+            let done = &done;
+            s.spawn(move || {
+                for i in 0..each {
+                    let kvk = format!("{}", 40_000_000 + w * 1000 + i);
+                    f.issued(
+                        "kiwa",
+                        issuance(&format!("FEED-{w}-{i}"), &kvk, Level::Trede1, "2026-01-15"),
+                    );
+                }
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+        let reader = s.spawn(|| {
+            let mut seen = Vec::new();
+            let mut after = 0;
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst) == writers;
+                let page = f.registry.events(after, 50).expect("feed");
+                if let Some(last) = page.last() {
+                    after = last.seq;
+                }
+                let empty = page.is_empty();
+                seen.extend(page.into_iter().map(|e| e.seq));
+                if finished && empty {
+                    return seen;
+                }
+            }
+        });
+        reader.join().expect("reader")
+    });
+    let all: Vec<i64> = f
+        .registry
+        .events(0, 10_000)
+        .expect("whole feed")
+        .into_iter()
+        .map(|e| e.seq)
+        .collect();
+    assert!(all.len() >= writers * each, "{} events", all.len());
+    assert_eq!(seen, all, "the follower missed events that committed late");
 }

@@ -143,11 +143,13 @@ impl Registry {
     /// `after`, in `seq` order.
     pub fn events(&self, after: i64, limit: i64) -> Result<Vec<Event>, CoreError> {
         self.read(|conn| {
+            let upto = conn.committed_seq()?.unwrap_or(i64::MAX);
             let rows: Vec<(EventRow, Option<String>)> = events::table
                 .left_join(
                     certificates::table.on(events::certificate_id.eq(certificates::id.nullable())),
                 )
                 .filter(events::seq.gt(after))
+                .filter(events::seq.le(upto))
                 .order(events::seq.asc())
                 .limit(limit)
                 .select((EventRow::as_select(), certificates::number.nullable()))

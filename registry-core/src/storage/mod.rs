@@ -153,11 +153,16 @@ const CONNECT_TIMEOUT_SECS: u64 = 3;
 #[derive(Debug, Clone)]
 pub struct Connector {
     url: DatabaseUrl,
+    /// SQLite's page cache per connection, in KiB (`None`: SQLite's default).
+    sqlite_cache_kib: Option<u32>,
 }
 
 impl Connector {
     pub fn new(url: DatabaseUrl) -> Self {
-        Self { url }
+        Self {
+            url,
+            sqlite_cache_kib: None,
+        }
     }
 
     fn open(&self) -> Result<AnyConnection, ConnectionError> {
@@ -174,6 +179,10 @@ impl Connector {
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                if let Some(kib) = self.sqlite_cache_kib {
+                    conn.batch_execute(&format!("PRAGMA cache_size = -{kib};"))
+                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                }
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
@@ -219,6 +228,9 @@ pub struct PoolOptions {
     /// How long a caller waits for a connection before the database counts as
     /// unavailable.
     pub checkout_timeout: Duration,
+    /// SQLite's page cache per connection, in KiB: more for a bulk load (the
+    /// default, about 2 MB, keeps a server's memory small).
+    pub sqlite_cache_kib: Option<u32>,
 }
 
 impl Default for PoolOptions {
@@ -226,6 +238,7 @@ impl Default for PoolOptions {
         Self {
             max_size: 16,
             checkout_timeout: Duration::from_secs(CONNECT_TIMEOUT_SECS),
+            sqlite_cache_kib: None,
         }
     }
 }
@@ -237,7 +250,10 @@ pub fn open(url: &DatabaseUrl, options: &PoolOptions) -> Result<Pool, StorageErr
     if let DatabaseUrl::Sqlite(path) = url {
         ensure_parent_dir(path)?;
     }
-    let connector = Connector::new(url.clone());
+    let connector = Connector {
+        sqlite_cache_kib: options.sqlite_cache_kib,
+        ..Connector::new(url.clone())
+    };
     let mut conn = connector.open().map_err(|source| StorageError::Connect {
         url: url.redacted(),
         source,
@@ -345,11 +361,36 @@ impl AnyConnection {
         }
     }
 
-    /// Appends an event and returns its `seq`. On PostgreSQL appends are
-    /// serialised until commit by an advisory lock taken in the same statement
-    /// (before the row and its `seq` are made), so `seq` order is commit order
-    /// and no reader of the feed ever sees a lower `seq` appear later. SQLite
-    /// already holds its one write lock.
+    /// The highest `seq` below which every event is committed (or rolled
+    /// back) for good: a feed reader that reads no further never sees a lower
+    /// `seq` appear later. On PostgreSQL the event-log lock, taken exclusively
+    /// for this one statement, waits for the writers holding it shared, and the
+    /// sequence is read once they are done (writers arriving meanwhile wait
+    /// behind it). SQLite has one writer, whose events appear all at once.
+    pub(crate) fn committed_seq(&mut self) -> QueryResult<Option<i64>> {
+        match self {
+            AnyConnection::Postgresql(pg) => {
+                #[derive(QueryableByName)]
+                struct Mark {
+                    #[diesel(sql_type = Nullable<BigInt>)]
+                    seq: Option<i64>,
+                }
+                diesel::sql_query(
+                    "SELECT pg_sequence_last_value(pg_get_serial_sequence('events', 'seq')) AS seq \
+                     FROM pg_advisory_xact_lock(2, 0)",
+                )
+                .get_result::<Mark>(pg)
+                .map(|m| Some(m.seq.unwrap_or(0)))
+            }
+            AnyConnection::Sqlite(_) => Ok(None),
+        }
+    }
+
+    /// Appends an event and returns its `seq`. On PostgreSQL a writer takes the
+    /// event-log lock *shared* in the same statement, before its `seq` is made,
+    /// and holds it until commit: writers append side by side, and a feed reader
+    /// (see [`AnyConnection::committed_seq`]) reads only below a point every
+    /// writer before it has committed. SQLite already holds its one write lock.
     pub(crate) fn append_event(&mut self, row: &rows::NewEventRow<'_>) -> QueryResult<i64> {
         match self {
             AnyConnection::Postgresql(pg) => {
@@ -360,7 +401,7 @@ impl AnyConnection {
                 }
                 diesel::sql_query(
                     "INSERT INTO events (certificate_id, cb_id, kind, effective_at, recorded_at, detail, evidence) \
-                     SELECT $1, $2, $3, $4, $5, $6, $7 FROM pg_advisory_xact_lock(2, 0) RETURNING seq",
+                     SELECT $1, $2, $3, $4, $5, $6, $7 FROM pg_advisory_xact_lock_shared(2, 0) RETURNING seq",
                 )
                 .bind::<Nullable<BigInt>, _>(row.certificate_id)
                 .bind::<Nullable<Text>, _>(row.cb_id)
