@@ -35,6 +35,21 @@ pub struct Registry {
     search_band: i64,
 }
 
+/// Connections are not tested when taken from the pool (a round trip per
+/// request): one whose database went away fails its query instead and is
+/// marked broken, so that the pool drops it rather than hand it out again
+/// (diesel marks a PostgreSQL connection whose server is gone itself; this
+/// covers whatever else the register counts as unavailable).
+fn discard_if_lost<T>(
+    conn: &mut AnyConnection,
+    result: Result<T, CoreError>,
+) -> Result<T, CoreError> {
+    if let Err(CoreError::Unavailable(_)) = &result {
+        conn.mark_broken();
+    }
+    result
+}
+
 /// How many times a command that lost a race to a concurrent write is tried.
 const WRITE_ATTEMPTS: u32 = 5;
 
@@ -82,8 +97,8 @@ impl Registry {
     /// A round trip to the database, waiting at most `timeout` for a connection.
     pub fn ping(&self, timeout: Duration) -> Result<(), CoreError> {
         let mut conn = self.pool.get_timeout(timeout)?;
-        conn.ping()?;
-        Ok(())
+        let result = conn.ping().map_err(CoreError::from);
+        discard_if_lost(&mut conn, result)
     }
 
     pub fn pool_state(&self) -> PoolState {
@@ -124,7 +139,7 @@ impl Registry {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(u64::from(attempt) * 3));
                 }
-                result => return result,
+                result => return discard_if_lost(&mut conn, result),
             }
         }
     }
@@ -135,7 +150,8 @@ impl Registry {
         query: impl FnOnce(&mut AnyConnection) -> Result<T, CoreError>,
     ) -> Result<T, CoreError> {
         let mut conn = self.conn()?;
-        query(&mut conn)
+        let result = query(&mut conn);
+        discard_if_lost(&mut conn, result)
     }
 
     /// Refreshes the planner's statistics (after a bulk load, so that plans

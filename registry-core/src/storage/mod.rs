@@ -266,7 +266,10 @@ pub fn open(url: &DatabaseUrl, options: &PoolOptions) -> Result<Pool, StorageErr
     let pool = r2d2::Pool::builder()
         // A PostgreSQL connection can break with the network: test it when it is
         // taken. An SQLite connection is a file handle in this process.
-        .test_on_check_out(url.backend() == Backend::Postgres)
+        // Not tested on each checkout (a round trip per request): a connection
+        // that fails for want of its database is marked broken and dropped
+        // (see `Registry`).
+        .test_on_check_out(false)
         .max_size(options.max_size)
         .min_idle(Some(1))
         .connection_timeout(options.checkout_timeout)
@@ -343,6 +346,19 @@ impl AnyConnection {
                         Err(e)
                     }
                 }
+            }
+        }
+    }
+
+    /// Marks the connection broken, so that the pool drops it when it comes
+    /// back (after its database went away).
+    pub(crate) fn mark_broken(&mut self) {
+        match self {
+            AnyConnection::Postgresql(c) => {
+                AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error();
+            }
+            AnyConnection::Sqlite(c) => {
+                AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error();
             }
         }
     }
