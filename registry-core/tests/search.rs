@@ -658,6 +658,87 @@ fn long_posting_lists_are_walked_in_the_order_short_ones_are_ranked(db: TestData
             );
         }
     }
+    // Without a query, a sector's companies come by name from its codes' own
+    // index: the same list, page by page, as every company filtered here; also
+    // after a subsidiary's new name moves it in the order.
+    let sector = |r: &Registry, page: i64| -> Vec<String> {
+        let f = SearchFilter {
+            sbi: Some("41".into()),
+            status: SearchStatus::Any,
+            ..filter("2026-09-01")
+        };
+        walk(r, &f, page)
+    };
+    let everyone = SearchFilter {
+        status: SearchStatus::Any,
+        ..filter("2026-09-01")
+    };
+    let by_hand = |r: &Registry| -> Vec<String> {
+        let mut kvks = Vec::new();
+        let mut cursor = None;
+        loop {
+            let p = r
+                .search_companies(&everyone, cursor.as_ref(), 500)
+                .expect("page");
+            kvks.extend(
+                p.items
+                    .iter()
+                    .filter(|h| {
+                        h.company
+                            .sbi_codes
+                            .iter()
+                            .any(|c| c.as_str().starts_with("41"))
+                    })
+                    .map(|h| h.company.kvk_number.to_string()),
+            );
+            match p.next {
+                Some(next) => cursor = Some(next),
+                None => return kvks,
+            }
+        }
+    };
+    let reference = by_hand(&r);
+    assert!(reference.len() > 100, "{} in the sector", reference.len());
+    assert_eq!(sector(&r, 7), reference);
+    assert_eq!(sector(&r, 500), reference);
+    let renamed = Provenance::certification_body(CbId::parse("normec").expect("cb"), None);
+    r.issue(
+        IssueCertificate {
+            cb_reference: CbReference::parse("GROUP-1").expect("ref"),
+            holder: Holder {
+                kvk_number: KvkNumber::parse("90000001").expect("kvk"),
+                name: Name::parse("Holding Noord").expect("name"),
+                trade_names: vec![],
+                city: None,
+                province: None,
+                sbi_codes: vec![],
+            },
+            subsidiaries: vec![Subsidiary {
+                kvk_number: KvkNumber::parse(&reference[reference.len() / 2]).expect("kvk"),
+                name: Name::parse("Aaa Eerste Bouw").expect("name"),
+            }],
+            period: PeriodDraft {
+                level: Level::Trede1,
+                pso30plus: false,
+                valid_from: date("2026-01-01"),
+                valid_until: None,
+                audit_date: date("2026-01-01"),
+                reference_year: 2025,
+                handbook_version: HandbookVersion::parse("2.1").expect("version"),
+                score: Score {
+                    percent: None,
+                    total_fte: None,
+                },
+            },
+            replaces: None,
+        },
+        &renamed,
+    )
+    .expect("issue with a subsidiary");
+    let moved = by_hand(&r);
+    assert_eq!(moved[0], reference[reference.len() / 2], "renamed first");
+    assert_eq!(sector(&r, 7), moved);
+
     // Within a score, KvK order: an exact word outranks a prefix and a typo.
     let f = SearchFilter {
         q: Some("drukkerij".into()),

@@ -24,7 +24,7 @@ use crate::status::certificate_state_at;
 use crate::storage::rows::{
     CertificateRow, Company, CompanyRow, CoverageRow, NewCertificateRow, PeriodRow, from_db, to_db,
 };
-use crate::storage::schema::{certificates, company_sbi, coverage, periods};
+use crate::storage::schema::{certificates, companies, company_sbi, coverage, periods};
 use crate::storage::text_search;
 use crate::storage::{AnyConnection, CompanyUpdate};
 use crate::text;
@@ -201,11 +201,24 @@ fn upsert_companies(
     )?;
     conn.upsert_company(&holder, CompanyUpdate::All)?;
     text_search::index_company(conn, &holder.kvk_number, &holder.search_text)?;
-    write_sbi_codes(conn, h.kvk_number.as_str(), &h.sbi_codes)?;
+    write_sbi_codes(conn, h.kvk_number.as_str(), &holder.sort_name, &h.sbi_codes)?;
     for s in &command.subsidiaries {
-        let row = company_row(&s.kvk_number, &s.name, &[], None, None, &[], now)?;
+        // The new name, searchable with the trade names the company already has.
+        let trade_names: Vec<Name> = companies::table
+            .find(s.kvk_number.as_str())
+            .select(companies::trade_names)
+            .first::<String>(conn)
+            .optional()?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()?
+            .unwrap_or_default();
+        let row = company_row(&s.kvk_number, &s.name, &trade_names, None, None, &[], now)?;
         conn.upsert_company(&row, CompanyUpdate::Name)?;
         text_search::index_company(conn, &row.kvk_number, &row.search_text)?;
+        // A subsidiary keeps its SBI codes; they follow its (new) name.
+        diesel::update(company_sbi::table.filter(company_sbi::kvk_number.eq(&row.kvk_number)))
+            .set(company_sbi::sort_name.eq(&row.sort_name))
+            .execute(conn)?;
     }
     Ok(Company {
         kvk_number: h.kvk_number.clone(),
@@ -274,10 +287,12 @@ fn complete_certificate(
     Ok(())
 }
 
-/// Makes `codes` the company's SBI codes (one statement on PostgreSQL).
+/// Makes `codes` the company's SBI codes, each with the company's name order
+/// (one statement on PostgreSQL).
 fn write_sbi_codes(
     conn: &mut AnyConnection,
     kvk: &str,
+    sort_name: &str,
     codes: &[SbiCode],
 ) -> Result<(), CoreError> {
     let codes: Vec<&str> = codes.iter().map(SbiCode::as_str).collect();
@@ -285,11 +300,14 @@ fn write_sbi_codes(
         diesel::sql_query(
             "WITH gone AS (DELETE FROM company_sbi \
                            WHERE kvk_number = $2 AND sbi_code <> ALL($1::text[])) \
-             INSERT INTO company_sbi (sbi_code, kvk_number) \
-             SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING",
+             INSERT INTO company_sbi (sbi_code, kvk_number, sort_name) \
+             SELECT unnest($1::text[]), $2, $3 \
+             ON CONFLICT (sbi_code, kvk_number) DO UPDATE SET sort_name = EXCLUDED.sort_name \
+             WHERE company_sbi.sort_name <> EXCLUDED.sort_name",
         )
         .bind::<Array<Text>, _>(&codes)
         .bind::<Text, _>(kvk)
+        .bind::<Text, _>(sort_name)
         .execute(pg)?;
         return Ok(());
     }
@@ -299,6 +317,7 @@ fn write_sbi_codes(
             .values((
                 company_sbi::sbi_code.eq(code),
                 company_sbi::kvk_number.eq(kvk),
+                company_sbi::sort_name.eq(sort_name),
             ))
             .execute(conn)?;
     }

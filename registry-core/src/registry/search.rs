@@ -8,7 +8,7 @@
 //! a row matches on status, level and PSO 30+ is always the pure function's
 //! answer, never SQL's.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -234,6 +234,36 @@ impl Registry {
                         }
                     }
                 }
+                None if filter.kvk.is_none()
+                    && let Some(codes) = filter
+                        .sbi
+                        .as_deref()
+                        .map(|sbi| sbi_codes_under(conn, sbi))
+                        .transpose()?
+                        .flatten() =>
+                {
+                    // A sector's companies by name, from its codes' name-ordered
+                    // index, each round a stretch of names complete in itself.
+                    let mut position = after.map(|c| (c.key.clone(), c.id.clone()));
+                    let mut rounds = Rounds::new(limit);
+                    loop {
+                        let (stretch, next) =
+                            sector_walk(conn, &codes, position.as_ref(), rounds.next())?;
+                        let kvks: Vec<&str> = stretch.iter().map(String::as_str).collect();
+                        let rows = company_rows(conn, filter, Some(&kvks), None, i64::MAX)?;
+                        judge_companies(
+                            conn,
+                            filter,
+                            rows.into_iter().map(|r| (0, r)).collect(),
+                            &mut hits,
+                            limit,
+                        )?;
+                        match next {
+                            Some(n) if (hits.len() as i64) <= limit => position = Some(n),
+                            _ => break,
+                        }
+                    }
+                }
                 None => {
                     let mut position = after.cloned();
                     let mut rounds = Rounds::new(limit);
@@ -384,6 +414,80 @@ fn page<T>(mut hits: Vec<(SearchCursor, T)>, limit: i64, ranked: bool) -> Search
         items: hits.into_iter().map(|(_, t)| t).collect(),
         next,
     }
+}
+
+/// Sector codes under a prefix, at most this many; a prefix with more is
+/// walked along the name index instead.
+const MAX_SECTOR_CODES: usize = 64;
+
+/// The SBI codes in use that start with `prefix`, each found by one index
+/// seek; `None` when there are more than [`MAX_SECTOR_CODES`].
+fn sbi_codes_under(
+    conn: &mut AnyConnection,
+    prefix: &str,
+) -> Result<Option<Vec<String>>, CoreError> {
+    let end = prefix_end(prefix);
+    let mut codes: Vec<String> = Vec::new();
+    loop {
+        let mut next = company_sbi::table
+            .filter(company_sbi::sbi_code.lt(end.clone()))
+            .select(diesel::dsl::min(company_sbi::sbi_code))
+            .into_boxed::<Db>();
+        next = match codes.last() {
+            Some(last) => next.filter(company_sbi::sbi_code.gt(last.clone())),
+            None => next.filter(company_sbi::sbi_code.ge(prefix.to_owned())),
+        };
+        match next.first::<Option<String>>(conn)? {
+            Some(code) if codes.len() < MAX_SECTOR_CODES => codes.push(code),
+            Some(_) => return Ok(None),
+            None => return Ok(Some(codes)),
+        }
+    }
+}
+
+/// A place in name order: the folded name, then the KvK number.
+type NamePosition = (String, String);
+
+/// The next companies by name (after `after`: sort name and KvK number) that
+/// hold one of `codes`, about `size` of them: a stretch complete up to its
+/// last name, and where the next one starts (`None` at the end).
+fn sector_walk(
+    conn: &mut AnyConnection,
+    codes: &[String],
+    after: Option<&NamePosition>,
+    size: i64,
+) -> Result<(Vec<String>, Option<NamePosition>), CoreError> {
+    let mut lists: Vec<Vec<NamePosition>> = Vec::with_capacity(codes.len());
+    for code in codes {
+        let mut query = company_sbi::table
+            .filter(company_sbi::sbi_code.eq(code.clone()))
+            .select((company_sbi::sort_name, company_sbi::kvk_number))
+            .order((company_sbi::sort_name.asc(), company_sbi::kvk_number.asc()))
+            .limit(size)
+            .into_boxed::<Db>();
+        if let Some((name, kvk)) = after {
+            query = query.filter(
+                company_sbi::sort_name
+                    .gt(name.clone())
+                    .or(company_sbi::sort_name
+                        .eq(name.clone())
+                        .and(company_sbi::kvk_number.gt(kvk.clone()))),
+            );
+        }
+        lists.push(query.load(conn)?);
+    }
+    // Every list is complete up to the least last entry of those cut at `size`.
+    let boundary: Option<NamePosition> = lists
+        .iter()
+        .filter(|l| l.len() as i64 == size)
+        .filter_map(|l| l.last().cloned())
+        .min();
+    let stretch: BTreeSet<NamePosition> = lists
+        .into_iter()
+        .flatten()
+        .filter(|entry| boundary.as_ref().is_none_or(|b| entry <= b))
+        .collect();
+    Ok((stretch.into_iter().map(|(_, kvk)| kvk).collect(), boundary))
 }
 
 /// Company rows passing the row filters (and, for `active`, the date superset),

@@ -442,7 +442,8 @@ impl AnyConnection {
 pub(crate) enum CompanyUpdate {
     /// Every public fact: the company is a certificate's main applicant.
     All,
-    /// Only its name: the company is listed as a subsidiary.
+    /// Only its name (and the name order and search words that follow from
+    /// it): the company is listed as a subsidiary.
     Name,
 }
 
@@ -458,7 +459,12 @@ macro_rules! upsert_company_on {
         match $update {
             CompanyUpdate::All => insert.set($row).execute($conn),
             CompanyUpdate::Name => insert
-                .set((c::name.eq(&$row.name), c::updated_at.eq($row.updated_at)))
+                .set((
+                    c::name.eq(&$row.name),
+                    c::sort_name.eq(&$row.sort_name),
+                    c::search_text.eq(&$row.search_text),
+                    c::updated_at.eq($row.updated_at),
+                ))
                 .execute($conn),
         }
     }};

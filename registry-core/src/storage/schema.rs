@@ -41,6 +41,7 @@ diesel::table! {
     company_sbi (sbi_code, kvk_number) {
         sbi_code -> Text,
         kvk_number -> Text,
+        sort_name -> Text,
     }
 }
 
