@@ -3,11 +3,14 @@
 //! the same way). A benchmark, not a test: it asserts nothing.
 //!
 //! - `pso-bench run [--smoke] [--scale 10k,100k] [--backends sqlite,postgres]
-//!   [--bin-dir target/release] [--out BENCHMARKS.md]`: seeds each backend at each
+//!   [--bin-dir target/release] [--out BENCHMARKS.md]
+//!   [--database URL --companies N]`: seeds each backend at each
 //!   scale with `pso-registry seed`, starts `pso-registry serve`, loads status
 //!   (existing and unknown KvK numbers), batches of 1,000, company detail,
 //!   search, feed paging (with `wrk`, 64 connections) and signed issuances (16
 //!   clients), reads the server's peak RSS, and appends a table to `--out`.
+//!   With `--database`, measures that database as it is, seeded before with
+//!   `pso-registry seed --companies N --seed 42`.
 //! - `pso-bench issuance --backend sqlite|postgres [--clients 16] [--seconds 10]`:
 //!   signed issuances only, on a fresh database.
 
@@ -174,7 +177,8 @@ async fn issuances(
         .pool_max_idle_per_host(clients)
         .build()
         .expect("client");
-    let cb = TestCb::ed25519(&format!("bench-{reference_prefix}"));
+    // A CB of its own per run: a database measured again already knows the last one.
+    let cb = TestCb::ed25519(&format!("bench-{reference_prefix}-{}", std::process::id()));
     let accredit = json!({"id": cb.id, "name": "Bench CB", "jwks": cb.jwks()});
     let response = http
         .post(format!("{}/v1/admin/certification-bodies", server.base))
@@ -194,8 +198,10 @@ async fn issuances(
                 let mut errors = 0u64;
                 let mut i = 0u64;
                 while Instant::now() < deadline {
-                    // Numbers no seeded company has: every issuance is a new certificate.
-                    let kvk = unknown_kvk(companies, 100_000 + client as u64 * 1_000_000 + i);
+                    // Numbers no seeded company has: every issuance is a new
+                    // certificate (a stretch per run, for a database measured again).
+                    let run = u64::from(std::process::id() % 200) * 200_000;
+                    let kvk = unknown_kvk(companies, 100_000 + run + client as u64 * 10_000 + i);
                     let payload = certificate(&format!("B-{client}-{i}"), &kvk, "trede_2", "2026-01-15");
                     let now = chrono::Utc::now().timestamp();
                     let mut claims = json!({"iss": cb.id, "aud": audience, "iat": now, "exp": now + 300,
@@ -318,7 +324,7 @@ async fn main() {
         Some("run") => run(&args).await,
         _ => {
             eprintln!(
-                "usage: pso-bench run [--smoke] [--scale 10k,100k] [--backends sqlite,postgres] [--bin-dir DIR] [--out FILE]"
+                "usage: pso-bench run [--smoke] [--scale 10k,100k] [--backends sqlite,postgres] [--bin-dir DIR] [--out FILE] [--database URL --companies N]"
             );
             eprintln!(
                 "       pso-bench issuance --backend sqlite|postgres [--clients N] [--seconds S] [--bin-dir DIR]"
@@ -341,11 +347,27 @@ async fn run(args: &[String]) {
         .split(',')
         .map(str::to_owned)
         .collect();
-    let backends: Vec<String> = arg(args, "--backends")
+    let mut backends: Vec<String> = arg(args, "--backends")
         .unwrap_or_else(|| "sqlite,postgres".into())
         .split(',')
         .map(str::to_owned)
         .collect();
+    // An existing, seeded database measured as it is (no seeding).
+    let existing = arg(args, "--database");
+    let scales = match &existing {
+        Some(url) => {
+            backends = vec![
+                if url.starts_with("postgres") {
+                    "postgres"
+                } else {
+                    "sqlite"
+                }
+                .into(),
+            ];
+            vec![arg(args, "--companies").expect("--database needs --companies N (as seeded)")]
+        }
+        None => scales,
+    };
     let bin_dir = arg(args, "--bin-dir").unwrap_or_else(|| "target/release".into());
     let out = arg(args, "--out").unwrap_or_else(|| "BENCHMARKS.md".into());
     let (connections, seconds, clients) = if smoke { (8, 2, 4) } else { (64, 10, 16) };
@@ -399,24 +421,31 @@ async fn run(args: &[String]) {
     for backend in &backends {
         for scale in &scales {
             let companies = scale_of(scale);
-            let db = fresh_database(backend);
-            let seeded = Instant::now();
-            let status = Command::new(&registry_bin)
-                .args([
-                    "seed",
-                    "--companies",
-                    &companies.to_string(),
-                    "--seed",
-                    "42",
-                    "--database",
-                    &db.url,
-                ])
-                .env("RUST_LOG", "warn")
-                .status()
-                .expect("seed");
-            assert!(status.success(), "seeding failed");
-            let seed_seconds = seeded.elapsed().as_secs_f64();
-            let server = start_server(&registry_bin, &db.url);
+            let (_db, url, seeded) = match &existing {
+                Some(url) => (None, url.clone(), "an existing database".to_owned()),
+                None => {
+                    let db = fresh_database(backend);
+                    let started = Instant::now();
+                    let status = Command::new(&registry_bin)
+                        .args([
+                            "seed",
+                            "--companies",
+                            &companies.to_string(),
+                            "--seed",
+                            "42",
+                            "--database",
+                            &db.url,
+                        ])
+                        .env("RUST_LOG", "warn")
+                        .status()
+                        .expect("seed");
+                    assert!(status.success(), "seeding failed");
+                    let seeded = format!("seeded in {:.0} s", started.elapsed().as_secs_f64());
+                    let url = db.url.clone();
+                    (Some(db), url, seeded)
+                }
+            };
+            let server = start_server(&registry_bin, &url);
             wait_ready(&reqwest::Client::new(), &server.base).await;
 
             let mut rng = rand::rng();
@@ -578,7 +607,7 @@ async fn run(args: &[String]) {
 
             let _ = writeln!(
                 report,
-                "### {backend}, {companies} companies (seeded in {seed_seconds:.0} s; server peak RSS {rss:.0} MB)\n\n| load | req/s | × ceiling | p50 ms | p95 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|---:|---:|"
+                "### {backend}, {companies} companies ({seeded}; server peak RSS {rss:.0} MB)\n\n| load | req/s | × ceiling | p50 ms | p95 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|---:|---:|"
             );
             for (name, f) in &rows {
                 let _ = writeln!(
