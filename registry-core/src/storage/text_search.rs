@@ -154,7 +154,8 @@ pub(crate) struct RowFilter {
 struct Tier {
     total: Option<u32>,
     words: Vec<i64>,
-    /// Postings of `words`, each word counted up to one more than the band.
+    /// Postings of `words`, each word counted up to [`COUNT_CAP`] (or one
+    /// more than the band, when that is larger).
     reach: i64,
 }
 
