@@ -167,6 +167,23 @@ fn registry(db: &TestDatabase) -> Registry {
     r
 }
 
+/// A trede 1 period from `valid_from`, audited at the start of 2026.
+fn trede_1_from(valid_from: &str) -> PeriodDraft {
+    PeriodDraft {
+        level: Level::Trede1,
+        pso30plus: false,
+        valid_from: date(valid_from),
+        valid_until: None,
+        audit_date: date("2026-01-01"),
+        reference_year: 2025,
+        handbook_version: HandbookVersion::parse("2.1").expect("version"),
+        score: Score {
+            percent: None,
+            total_fte: None,
+        },
+    }
+}
+
 fn filter(on: &str) -> SearchFilter {
     SearchFilter {
         q: None,
@@ -550,23 +567,11 @@ fn long_posting_lists_are_walked_in_the_order_short_ones_are_ranked(db: TestData
                     ],
                 },
                 subsidiaries: vec![],
-                period: PeriodDraft {
-                    level: Level::Trede1,
-                    pso30plus: false,
-                    valid_from: date(if i % 3 == 0 {
-                        "2027-01-01"
-                    } else {
-                        "2026-01-01"
-                    }),
-                    valid_until: None,
-                    audit_date: date("2026-01-01"),
-                    reference_year: 2025,
-                    handbook_version: HandbookVersion::parse("2.1").expect("version"),
-                    score: Score {
-                        percent: None,
-                        total_fte: None,
-                    },
-                },
+                period: trede_1_from(if i % 3 == 0 {
+                    "2027-01-01"
+                } else {
+                    "2026-01-01"
+                }),
                 replaces: None,
             };
             batch.issue(&command, &by)?;
@@ -717,19 +722,7 @@ fn long_posting_lists_are_walked_in_the_order_short_ones_are_ranked(db: TestData
                 kvk_number: KvkNumber::parse(&reference[reference.len() / 2]).expect("kvk"),
                 name: Name::parse("Aaa Eerste Bouw").expect("name"),
             }],
-            period: PeriodDraft {
-                level: Level::Trede1,
-                pso30plus: false,
-                valid_from: date("2026-01-01"),
-                valid_until: None,
-                audit_date: date("2026-01-01"),
-                reference_year: 2025,
-                handbook_version: HandbookVersion::parse("2.1").expect("version"),
-                score: Score {
-                    percent: None,
-                    total_fte: None,
-                },
-            },
+            period: trede_1_from("2026-01-01"),
             replaces: None,
         },
         &renamed,
@@ -783,19 +776,7 @@ fn a_new_word_written_by_concurrent_issuances_finds_every_company(db: TestDataba
                         sbi_codes: vec![],
                     },
                     subsidiaries: vec![],
-                    period: PeriodDraft {
-                        level: Level::Trede1,
-                        pso30plus: false,
-                        valid_from: date("2026-01-01"),
-                        valid_until: None,
-                        audit_date: date("2026-01-01"),
-                        reference_year: 2025,
-                        handbook_version: HandbookVersion::parse("2.1").expect("version"),
-                        score: Score {
-                            percent: None,
-                            total_fte: None,
-                        },
-                    },
+                    period: trede_1_from("2026-01-01"),
                     replaces: None,
                 };
                 r.issue(command, &by).expect("issue");

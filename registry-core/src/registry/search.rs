@@ -204,13 +204,7 @@ impl Registry {
             let mut hits: Vec<(SearchCursor, CompanyHit)> = Vec::new();
             match filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
                 Some(q) => {
-                    let start = after.map(|c| Start {
-                        score: c.score.unwrap_or(u32::MAX),
-                        kvk: c.key.clone(),
-                        inclusive: false,
-                    });
-                    let mut ranked =
-                        Ranked::new(conn, q, start, row_filter(filter), self.search_band)?;
+                    let mut ranked = self.ranked(conn, q, filter, after, false)?;
                     let mut rounds = Rounds::new(limit);
                     loop {
                         let chunk = ranked.next(conn, rounds.next() as usize)?;
@@ -306,13 +300,7 @@ impl Registry {
                 Some(q) => {
                     // Certificates of the holders found, by the holder's score,
                     // then number; the cursor's holder may have more to come.
-                    let start = after.map(|c| Start {
-                        score: c.score.unwrap_or(u32::MAX),
-                        kvk: c.key.clone(),
-                        inclusive: true,
-                    });
-                    let mut ranked =
-                        Ranked::new(conn, q, start, row_filter(filter), self.search_band)?;
+                    let mut ranked = self.ranked(conn, q, filter, after, true)?;
                     let mut rounds = Rounds::new(limit);
                     loop {
                         let chunk = ranked.next(conn, rounds.next() as usize)?;
@@ -380,6 +368,32 @@ impl Registry {
                 next: with_next.next,
             })
         })
+    }
+}
+
+impl Registry {
+    /// The companies whose names match `q`, best first, from the cursor's
+    /// place in the ranking (its holder included or not).
+    fn ranked(
+        &self,
+        conn: &mut AnyConnection,
+        q: &str,
+        filter: &SearchFilter,
+        after: Option<&SearchCursor>,
+        inclusive: bool,
+    ) -> Result<Ranked, CoreError> {
+        let start = after.map(|c| Start {
+            score: c.score.unwrap_or(u32::MAX),
+            kvk: c.key.clone(),
+            inclusive,
+        });
+        Ok(Ranked::new(
+            conn,
+            q,
+            start,
+            row_filter(filter),
+            self.search_band,
+        )?)
     }
 }
 

@@ -264,8 +264,6 @@ pub fn open(url: &DatabaseUrl, options: &PoolOptions) -> Result<Pool, StorageErr
     })?;
     drop(conn);
     let pool = r2d2::Pool::builder()
-        // A PostgreSQL connection can break with the network: test it when it is
-        // taken. An SQLite connection is a file handle in this process.
         // Not tested on each checkout (a round trip per request): a connection
         // that fails for want of its database is marked broken and dropped
         // (see `Registry`).

@@ -57,8 +57,13 @@ pub(crate) fn index_company(
         // a concurrent transaction added first is not in this statement's
         // snapshot; then the postings are written again by statements of their
         // own, each with a new snapshot.
-        let found: WordCount = diesel::sql_query(
-            "WITH added AS (INSERT INTO search_words (word) SELECT unnest($1::text[])                             ON CONFLICT (word) DO NOTHING RETURNING id),              ids AS (SELECT id FROM added UNION SELECT id FROM search_words WHERE word = ANY($1)),              gone AS (DELETE FROM search_company_words                       WHERE kvk_number = $2 AND word_id NOT IN (SELECT id FROM ids)),              put AS (INSERT INTO search_company_words (word_id, kvk_number)                      SELECT id, $2 FROM ids ON CONFLICT DO NOTHING)              SELECT 0::bigint AS word_id, count(*) AS n FROM ids",
+        #[derive(QueryableByName)]
+        struct Found {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let found: Found = diesel::sql_query(
+            "WITH added AS (INSERT INTO search_words (word) SELECT unnest($1::text[])                             ON CONFLICT (word) DO NOTHING RETURNING id),              ids AS (SELECT id FROM added UNION SELECT id FROM search_words WHERE word = ANY($1)),              gone AS (DELETE FROM search_company_words                       WHERE kvk_number = $2 AND word_id NOT IN (SELECT id FROM ids)),              put AS (INSERT INTO search_company_words (word_id, kvk_number)                      SELECT id, $2 FROM ids ON CONFLICT DO NOTHING)              SELECT count(*) AS n FROM ids",
         )
         .bind::<Array<Text>, _>(&words)
         .bind::<Text, _>(kvk)
