@@ -65,6 +65,9 @@ pub struct Config {
     pub log_filter: String,
     /// `LOG_FORMAT`: `text` (default) or `json` (one object a line).
     pub log_json: bool,
+    /// `REGISTRY_HSTS_SECS`: when the register is served over TLS (behind a
+    /// proxy that ends it), the `Strict-Transport-Security` header to send.
+    pub hsts_header: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +139,13 @@ impl Config {
             workers: match get("REGISTRY_WORKERS") {
                 None => None,
                 Some(_) => Some(number("REGISTRY_WORKERS", 1, 1..=256)? as usize),
+            },
+            hsts_header: match get("REGISTRY_HSTS_SECS") {
+                None => None,
+                Some(_) => Some(format!(
+                    "max-age={}; includeSubDomains",
+                    number("REGISTRY_HSTS_SECS", 0, 1..=63_072_000)?
+                )),
             },
             log_filter: get("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.into()),
             log_json: match get("LOG_FORMAT").as_deref() {

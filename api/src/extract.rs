@@ -1,33 +1,149 @@
-//! How JSON request bodies are read: a size limit, and refusals as problems
-//! rather than actix's plain-text errors. (Query strings: `crate::query`.)
+//! How requests are read. A query string or a JSON body is checked against the
+//! contract (`crate::contract`: the schema the document declares for the type
+//! that reads it), every fault at once, and only then deserialized into that
+//! type; a body is read up to a limit, never past it.
+//!
+//! - [`Query<T>`]: unknown, repeated or malformed parameters → `400`
+//!   (`invalid-parameter`), each named, an old name with the new one suggested.
+//! - [`Json<T>`]: another media type → `415`; too large → `413`; not JSON → `400`
+//!   (`malformed-body`); fields at fault → `422` (`validation-failed`).
 
-use actix_web::error::JsonPayloadError;
-use actix_web::web;
+use std::future::{Ready, ready};
 
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::contract;
 use crate::problem::{Problem, ProblemType};
 
 /// The largest JSON body accepted (a batch of 1,000 KvK numbers fits easily).
 pub const MAX_JSON_BODY: usize = 64 * 1024;
 
-pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(MAX_JSON_BODY)
-        .error_handler(|err, _req| {
-            match &err {
-                JsonPayloadError::OverflowKnownLength { .. }
-                | JsonPayloadError::Overflow { .. } => Problem::new(
-                    ProblemType::PayloadTooLarge,
-                    format!("the body must be at most {MAX_JSON_BODY} bytes"),
-                ),
-                JsonPayloadError::ContentType => Problem::new(
-                    ProblemType::UnsupportedMediaType,
-                    "the body must be application/json",
-                ),
-                other => Problem::new(
-                    ProblemType::ValidationFailed,
-                    format!("the body is not valid JSON: {other}"),
-                ),
-            }
-            .into()
+fn rules_missing(error: String) -> Problem {
+    tracing::error!(%error, "the contract's rules cannot be built");
+    Problem::internal()
+}
+
+/// A query string read as `T`, its parameters checked against `T`'s documented ones.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned + utoipa::IntoParams + 'static> FromRequest for Query<T> {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(query(req.query_string()).map(Query))
+    }
+}
+
+/// Reads `raw` (a query string) as `T`.
+pub fn query<T: DeserializeOwned + utoipa::IntoParams + 'static>(raw: &str) -> Result<T, Problem> {
+    let rules = contract::query_rules::<T>().map_err(rules_missing)?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+        .map_err(|_| Problem::parameter("query", "is not a valid query string"))?;
+    let faults = rules.check(&pairs);
+    if !faults.is_empty() {
+        return Err(Problem::parameters(faults));
+    }
+    serde_urlencoded::from_str(raw).map_err(|e| {
+        tracing::error!(error = %e, "a query the contract admits does not deserialize");
+        Problem::parameter("query", e.to_string())
+    })
+}
+
+/// A JSON body read as `T`, checked against `T`'s schema.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + utoipa::PartialSchema + 'static> FromRequest for Json<T> {
+    type Error = Problem;
+    type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move {
+            let bytes = read_body(&req, payload, "application/json", MAX_JSON_BODY).await?;
+            let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                Problem::new(
+                    ProblemType::MalformedBody,
+                    format!("the body is not JSON: {e}"),
+                )
+            })?;
+            value_as::<T>(value).map(Json)
         })
+    }
+}
+
+/// Reads a JSON value as `T`, checked against `T`'s schema first.
+pub fn value_as<T: DeserializeOwned + utoipa::PartialSchema + 'static>(
+    value: serde_json::Value,
+) -> Result<T, Problem> {
+    let rules = contract::body_rules::<T>().map_err(rules_missing)?;
+    let faults = rules.check(&value);
+    if !faults.is_empty() {
+        return Err(Problem::validation(faults));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        tracing::error!(error = %e, "a body the contract admits does not deserialize");
+        Problem::validation(vec![registry_core::FieldError::new("body", e.to_string())])
+    })
+}
+
+/// Reads the body of `media_type` (parameters such as `charset` aside),
+/// refusing another media type (`415`) and more than `limit` bytes (`413`)
+/// without reading past the limit.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: impl futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>>
+    + Unpin,
+    media_type: &str,
+    limit: usize,
+) -> Result<web::Bytes, Problem> {
+    let given = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
+    if given.as_deref() != Some(media_type) {
+        return Err(Problem::new(
+            ProblemType::UnsupportedMediaType,
+            format!("the body must be {media_type}"),
+        ));
+    }
+    let too_large = || {
+        Problem::new(
+            ProblemType::PayloadTooLarge,
+            format!("the body must be at most {limit} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|_| Problem::new(ProblemType::MalformedBody, "the body could not be read"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }

@@ -7,9 +7,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk as JoseJwk};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use registry_core::{CbId, CertificationBody, FieldError, PublicKey, Registry};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::schema::{KeyBytesSchema, KidSchema};
 
 use crate::problem::{Problem, ProblemType};
 
@@ -26,7 +30,7 @@ pub fn accepted_algorithm(alg: &str) -> Option<Algorithm> {
 /// The algorithm a key is for: from its shape (an Ed25519 OKP key, a P-256 EC
 /// key), and its `alg` member must agree when present.
 fn algorithm_of(jwk: &serde_json::Value) -> Result<Algorithm, String> {
-    let parsed: Jwk =
+    let parsed: JoseJwk =
         serde_json::from_value(jwk.clone()).map_err(|e| format!("is not a JWK: {e}"))?;
     let by_shape = match &parsed.algorithm {
         AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
@@ -42,6 +46,157 @@ fn algorithm_of(jwk: &serde_json::Value) -> Result<Algorithm, String> {
             "alg {alg:?} does not fit the key (expected {by_shape:?})"
         )),
     }
+}
+
+/// The members of a public JWK that the contract knows; a key set fetched from
+/// a `jwks_uri` may carry more (`x5c`, `key_ops`, …), which are not kept.
+const KNOWN_MEMBERS: [&str; 7] = ["kty", "crv", "x", "y", "kid", "alg", "use"];
+
+/// A public key as the contract states it: Ed25519 (`OKP`) or P-256 (`EC`),
+/// with its `kid`. Stored and published in this form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum Jwk {
+    Ed25519(Ed25519Jwk),
+    P256(P256Jwk),
+}
+
+/// An Ed25519 public key (RFC 8037).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ed25519Jwk {
+    pub kty: OkpKeyType,
+    pub crv: Ed25519Curve,
+    /// The public key.
+    #[schema(value_type = KeyBytesSchema)]
+    pub x: String,
+    #[schema(value_type = KidSchema)]
+    pub kid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alg: Option<EdDsaAlgorithm>,
+    #[serde(rename = "use", skip_serializing_if = "Option::is_none")]
+    pub key_use: Option<SignatureUse>,
+}
+
+/// A P-256 public key (RFC 7518).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct P256Jwk {
+    pub kty: EcKeyType,
+    pub crv: P256Curve,
+    #[schema(value_type = KeyBytesSchema)]
+    pub x: String,
+    #[schema(value_type = KeyBytesSchema)]
+    pub y: String,
+    #[schema(value_type = KidSchema)]
+    pub kid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alg: Option<Es256Algorithm>,
+    #[serde(rename = "use", skip_serializing_if = "Option::is_none")]
+    pub key_use: Option<SignatureUse>,
+}
+
+/// Declares a one-value enum: a JOSE member that must have that value.
+macro_rules! only_value {
+    ($(#[$doc:meta])* $ty:ident = $value:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum $ty {
+            #[serde(rename = $value)]
+            Only,
+        }
+
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                serde_json::from_value(serde_json::json!({
+                    "type": "string",
+                    "enum": [$value],
+                    "description": concat!("`", $value, "`."),
+                }))
+                .unwrap_or_default()
+            }
+        }
+
+        impl ToSchema for $ty {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($ty))
+            }
+        }
+    };
+}
+
+only_value!(
+    /// `kty` of an Ed25519 key.
+    OkpKeyType = "OKP"
+);
+only_value!(
+    /// `crv` of an Ed25519 key.
+    Ed25519Curve = "Ed25519"
+);
+only_value!(
+    /// `alg` of an Ed25519 key.
+    EdDsaAlgorithm = "EdDSA"
+);
+only_value!(
+    /// `kty` of a P-256 key.
+    EcKeyType = "EC"
+);
+only_value!(
+    /// `crv` of a P-256 key.
+    P256Curve = "P-256"
+);
+only_value!(
+    /// `alg` of a P-256 key.
+    Es256Algorithm = "ES256"
+);
+only_value!(
+    /// `use` of a signing key.
+    SignatureUse = "sig"
+);
+
+impl Jwk {
+    pub fn kid(&self) -> &str {
+        match self {
+            Jwk::Ed25519(k) => &k.kid,
+            Jwk::P256(k) => &k.kid,
+        }
+    }
+
+    /// A JWK in the form the contract knows: only its known members, typed.
+    fn from_value(value: &serde_json::Value) -> Result<Self, String> {
+        let object = value.as_object().ok_or("must be a JSON object")?;
+        let known: serde_json::Map<String, serde_json::Value> = object
+            .iter()
+            .filter(|(k, _)| KNOWN_MEMBERS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        serde_json::from_value(serde_json::Value::Object(known)).map_err(|_| {
+            "must be an Ed25519 (kty OKP) or P-256 (kty EC) public key with a kid".to_owned()
+        })
+    }
+
+    /// A stored key as it is published; `None` for one that does not parse
+    /// (logged: stored keys were checked when they came in).
+    pub fn from_stored(text: &str) -> Option<Self> {
+        let parsed = serde_json::from_str(text)
+            .map_err(|e| e.to_string())
+            .and_then(|v| Self::from_value(&v));
+        match parsed {
+            Ok(jwk) => Some(jwk),
+            Err(error) => {
+                tracing::error!(%error, "a stored key does not parse");
+                None
+            }
+        }
+    }
+}
+
+/// A JWK set: `{"keys": [...]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JwkSet {
+    #[schema(max_items = 1000)]
+    pub keys: Vec<Jwk>,
 }
 
 /// A key ready to verify with.
@@ -64,7 +219,8 @@ pub fn verifying_key(jwk: &str) -> Result<VerifyingKey, String> {
     let value: serde_json::Value =
         serde_json::from_str(jwk).map_err(|e| format!("is not JSON: {e}"))?;
     let algorithm = algorithm_of(&value)?;
-    let parsed: Jwk = serde_json::from_value(value).map_err(|e| format!("is not a JWK: {e}"))?;
+    let parsed: JoseJwk =
+        serde_json::from_value(value).map_err(|e| format!("is not a JWK: {e}"))?;
     let key = DecodingKey::from_jwk(&parsed).map_err(|e| format!("is not a usable key: {e}"))?;
     Ok(VerifyingKey { algorithm, key })
 }
@@ -103,7 +259,15 @@ pub fn parse_jwks(
             faults.push(FieldError::new(format!("{at}.kid"), "is required"));
             continue;
         };
-        let text = jwk.to_string();
+        let text = match Jwk::from_value(jwk)
+            .and_then(|typed| serde_json::to_string(&typed).map_err(|e| e.to_string()))
+        {
+            Ok(text) => text,
+            Err(e) => {
+                faults.push(FieldError::new(at, e));
+                continue;
+            }
+        };
         if let Err(e) = verifying_key(&text) {
             faults.push(FieldError::new(at, e));
             continue;

@@ -3,6 +3,7 @@
 
 pub mod cb_tool;
 pub mod config;
+pub mod contract;
 pub mod expiry;
 pub mod extract;
 pub mod http_cache;
@@ -12,11 +13,12 @@ pub mod openapi;
 pub mod paging;
 pub mod payload;
 pub mod problem;
-pub mod query;
 pub mod routes;
+pub mod schema;
 pub mod seed;
 pub mod signed_request;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod transport;
 pub mod views;

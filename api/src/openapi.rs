@@ -1,337 +1,123 @@
-//! The OpenAPI 3.1 document, generated from the code (utoipa): every operation
-//! with its parameters, bodies and responses (problem responses included), the
-//! problem-type catalogue, and the security schemes. Served at `/openapi.json`,
-//! checked in at `openapi/openapi.json` (`make openapi`), shown at `/docs`.
+//! The OpenAPI 3.1 document, generated from the types the server parses and
+//! writes (utoipa): every operation with its parameters, bodies and responses,
+//! each problem response with the problem types it can carry, the headers every
+//! answer has (`API-Version`, and `ETag`, `Link`, `Location`, `Allow`,
+//! `Retry-After` where they come), the problem catalogue and the security
+//! scheme. Served at `/v1/openapi.json` (and `/openapi.json`), checked in at
+//! `openapi/openapi.json` (`make openapi`), shown at `/docs`.
+//!
+//! The contract's version is [`CONTRACT_VERSION`]: `info.version` and the
+//! `API-Version` header of every answer (NLGov ADR `/core/version-header`).
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
+use serde_json::{Value, json};
+use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, RefOr, Response};
-use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
-use crate::paging::Page;
 use crate::problem::ProblemType;
 use crate::routes;
-use crate::routes::status::{BatchRequest, StatusView};
-use crate::views::{
-    CertificateView, CertificationBodyView, CompanyDetailView, CompanyHitView, CompanyView,
-    CoveredView, EventView, KeyStatusView, PeriodView, StandingChangeView, StandingView,
-};
 
-/// An RFC 9457 problem: every refusal of the API.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct Problem {
-    /// A stable URI reference, `/problems/<slug>`; the catalogue is in the
-    /// description of this document.
-    #[schema(example = "/problems/validation-failed")]
-    r#type: String,
-    #[schema(example = "Validation failed")]
-    title: String,
-    #[schema(example = 422)]
-    status: u16,
-    #[schema(example = "invalid fields: certificate.level")]
-    detail: String,
-    /// The fields or parameters at fault (validation and parameter problems).
-    errors: Option<Vec<FieldFault>>,
-}
+/// The contract's version (semver): `info.version`, and the `API-Version` header
+/// of every answer. See `openapi/CHANGELOG.md`.
+pub const CONTRACT_VERSION: &str = "1.0.0";
 
-/// A field or parameter at fault.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct FieldFault {
-    #[schema(example = "certificate.level")]
-    field: String,
-    #[schema(example = "must be one of aspirant, basistrede, trede_1, trede_2, trede_3")]
-    message: String,
-}
+/// The base path of version 1 of the contract (ADR `/core/uri-version`).
+pub const BASE_PATH: &str = "/v1";
 
-/// The claims of a CB's signed request (a compact JWS, `alg` `EdDSA` or
-/// `ES256`, `kid` in the header). Sent as the body, `application/jose`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct SignedRequestClaims {
-    /// The CB's id, as registered.
-    #[schema(example = "kiwa")]
-    iss: String,
-    /// The register's audience (`REGISTRY_AUDIENCE`).
-    aud: String,
-    /// Issued at, seconds since the epoch.
-    iat: i64,
-    /// Expires at: after now, at most 600 s after `iat` (60 s clock skew allowed).
-    exp: i64,
-    /// Unique per request; a second request with the same `jti` is a replay.
-    jti: String,
-    /// `issue`, `renew`, `suspend`, `reinstate` or `revoke`: must match the path.
-    #[schema(example = "issue")]
-    act: String,
-    /// The certificate number, for every act but `issue`: must match the path.
-    sub: Option<String>,
-    /// Act `issue`.
-    certificate: Option<CertificatePayload>,
-    /// Act `renew`.
-    period: Option<PeriodPayload>,
-    /// Acts `suspend`, `revoke` (required) and `reinstate`.
-    reason: Option<String>,
-    /// Acts `suspend`, `reinstate`, `revoke`: RFC 3339; default now; never before
-    /// the certificate's first period nor its last lifecycle event.
-    effective_at: Option<String>,
-}
-
-/// The `certificate` claim of an issuance. Unknown fields are refused.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct CertificatePayload {
-    /// The CB's own reference: issuing it again with the same content returns the
-    /// existing certificate (`200`); with other content it is `409`.
-    #[schema(example = "KIWA-PSO-2026-0042")]
-    cb_reference: String,
-    #[schema(example = "2.1")]
-    handbook_version: String,
-    #[schema(example = "trede_2")]
-    level: String,
-    /// Only at `trede_3`.
-    pso30plus: Option<bool>,
-    holder: HolderPayload,
-    subsidiaries: Option<Vec<SubsidiaryPayload>>,
-    #[schema(example = "2026-01-15")]
-    valid_from: chrono::NaiveDate,
-    /// Exclusive; left out, the level's validity (two years) applies.
-    #[schema(example = "2028-01-15")]
-    valid_until: Option<chrono::NaiveDate>,
-    audit_date: chrono::NaiveDate,
-    #[schema(example = 2025)]
-    reference_year: i32,
-    score_percent: Option<f64>,
-    total_fte: Option<f64>,
-    /// The certificate in force for the same main applicant that this one
-    /// replaces (it becomes `superseded` from this one's start).
-    replaces: Option<String>,
-}
-
-/// The main applicant of an issuance.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct HolderPayload {
-    #[schema(example = "12345678", pattern = "^[0-9]{8}$")]
-    kvk_number: String,
-    name: String,
-    trade_names: Option<Vec<String>>,
-    city: Option<String>,
-    province: Option<String>,
-    sbi_codes: Option<Vec<String>>,
-}
-
-/// A legal entity covered besides the main applicant.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct SubsidiaryPayload {
-    #[schema(example = "87654321", pattern = "^[0-9]{8}$")]
-    kvk_number: String,
-    name: String,
-}
-
-/// The `period` claim of a renewal; its `valid_from` must follow the last one's.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct PeriodPayload {
-    level: String,
-    pso30plus: Option<bool>,
-    valid_from: chrono::NaiveDate,
-    valid_until: Option<chrono::NaiveDate>,
-    audit_date: chrono::NaiveDate,
-    reference_year: i32,
-    handbook_version: String,
-    score_percent: Option<f64>,
-    total_fte: Option<f64>,
-}
-
-/// Accredit a certification body: `jwks` or `jwks_uri`, not both.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct AccreditRequest {
-    /// A lower-case slug.
-    #[schema(example = "kiwa")]
-    id: String,
-    #[schema(example = "Kiwa Nederland B.V.")]
-    name: String,
-    /// `{"keys": [JWK, …]}`, each public, Ed25519 or P-256, with a `kid`.
-    #[schema(value_type = Option<Object>)]
-    jwks: Option<serde_json::Value>,
-    /// https (plain http only to loopback); fetched at once.
-    jwks_uri: Option<String>,
-}
-
-/// Change a certification body; what is left out stays.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct CertificationBodyPatch {
-    name: Option<String>,
-    #[schema(value_type = Option<Object>)]
-    jwks: Option<serde_json::Value>,
-    jwks_uri: Option<String>,
-    /// `active`, `suspended` or `withdrawn`.
-    accreditation: Option<String>,
-}
-
-/// The scheme owner's revocation.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct RevocationRequest {
-    reason: String,
-    effective_at: Option<String>,
-}
-
-/// The change feed's page.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct EventPage {
-    items: Vec<EventView>,
-    /// The `after` to ask next (the last `seq` here, or `after` when empty).
-    next_after: i64,
-}
-
-/// A list without paging.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct EventList {
-    items: Vec<EventView>,
-}
-
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct CertificationBodyList {
-    items: Vec<CertificationBodyView>,
-}
-
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct StatusList {
-    items: Vec<StatusView>,
-}
-
-/// The parameters of the searches. Unknown parameters are refused (`400`).
-#[derive(Debug, IntoParams)]
+/// The parameters of an endpoint that takes none: any parameter is refused.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct SearchParams {
-    /// Name or trade name, typo-tolerant and by prefix (2–100 characters); ranks
-    /// by relevance. Without it, results are ordered by name.
-    #[param(min_length = 2, max_length = 100, example = "Drukerij")]
-    q: Option<String>,
-    /// A covered KvK number (main applicant or subsidiary).
-    #[param(pattern = "^[0-9]{8}$")]
-    kvk: Option<String>,
-    /// City, ignoring case and diacritics.
-    city: Option<String>,
-    /// One of the 12 provinces (`Noord-Holland`, `Fryslân` or `Friesland`, …).
-    province: Option<String>,
-    /// An SBI code or its first digits.
-    #[param(pattern = "^[0-9]{2,5}$")]
-    sbi: Option<String>,
-    /// Certified at this level or higher on the day.
-    #[param(example = "trede_2")]
-    level_min: Option<String>,
-    pso30plus: Option<bool>,
-    /// `active` (default), `suspended`, `revoked`, `expired`, `not_yet_valid`,
-    /// `superseded` (certificates) or `any`.
-    status: Option<String>,
-    /// A certification body's id.
-    certification_body: Option<String>,
-    /// The day the standing is judged on (start of that day, Europe/Amsterdam);
-    /// default now.
-    valid_on: Option<chrono::NaiveDate>,
-    /// Opaque: `next_cursor` of the previous page.
-    cursor: Option<String>,
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    limit: Option<i64>,
-}
+pub struct NoParams {}
 
-/// The question of a status check.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct StatusParams {
-    /// A date (the start of that day, Europe/Amsterdam) or an RFC 3339 instant;
-    /// default now.
-    #[param(example = "2026-06-01")]
-    on: Option<String>,
-    /// The level must hold for the whole interval up to here: a date (to the end
-    /// of that day) or an instant (the interval ends just before it). After `on`.
-    #[param(example = "2027-05-31")]
-    until: Option<String>,
-    #[param(example = "trede_2")]
-    level_min: Option<String>,
-}
+/// The problem types one status of one kind of operation can carry.
+type Declared = (u16, &'static str, &'static [ProblemType]);
 
-/// The feed's position.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct FeedParams {
-    /// Events after this sequence number (default 0).
-    #[param(minimum = 0)]
-    after: Option<i64>,
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    limit: Option<i64>,
-}
-
-fn problem_response(description: &str) -> RefOr<Response> {
+fn problem_response(status: u16, description: &str, kinds: &[ProblemType]) -> RefOr<Response> {
+    let slugs: Vec<&str> = kinds.iter().map(|k| k.slug()).collect();
+    let listed: Vec<String> = slugs.iter().map(|s| format!("`{s}`")).collect();
+    debug_assert!(kinds.iter().all(|k| k.status().as_u16() == status));
     RefOr::T(
         ResponseBuilder::new()
-            .description(description)
+            .description(format!(
+                "{description} Problem types: {}.",
+                listed.join(", ")
+            ))
             .content(
                 "application/problem+json",
                 ContentBuilder::new()
                     .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
                     .build(),
             )
+            .extensions(Some(
+                ExtensionsBuilder::new()
+                    .add("x-problem-types", json!(slugs))
+                    .build(),
+            ))
             .build(),
     )
 }
 
-fn problems(list: &[(u16, &str)]) -> BTreeMap<String, RefOr<Response>> {
+fn problems(list: &[Declared]) -> BTreeMap<String, RefOr<Response>> {
     let mut builder = ResponsesBuilder::new();
-    for (status, description) in list {
-        builder = builder.response(status.to_string(), problem_response(description));
+    for (status, description, kinds) in list {
+        builder = builder.response(
+            status.to_string(),
+            problem_response(*status, description, kinds),
+        );
     }
     builder.build().responses.into_iter().collect()
 }
 
-const NOT_FOUND: (u16, &str) = (404, "No such resource (`not-found`).");
-const METHOD: (u16, &str) = (
-    405,
-    "The path does not take this method (`method-not-allowed`).",
-);
-const INTERNAL: (u16, &str) = (
-    500,
-    "A fault of the register's (`internal`); no details are given.",
-);
-const UNAVAILABLE: (u16, &str) = (
-    503,
-    "The database cannot be reached (`service-unavailable`); `Retry-After` says when to try again.",
-);
-const PARAMETER: (u16, &str) = (
+use ProblemType as P;
+
+const PARAMETER: Declared = (
     400,
-    "A malformed or unknown parameter, named in `errors` (`invalid-parameter`).",
+    "A malformed or unknown parameter, each named in `errors`.",
+    &[P::InvalidParameter],
 );
-const TOO_LARGE: (u16, &str) = (413, "The body is too large (`payload-too-large`).");
-const MEDIA: (u16, &str) = (
+const NOT_FOUND: Declared = (404, "No such resource.", &[P::NotFound]);
+const INTERNAL: Declared = (
+    500,
+    "A fault of the register's; no details are given.",
+    &[P::Internal],
+);
+const UNAVAILABLE: Declared = (
+    503,
+    "The database cannot be reached; `Retry-After` says when to try again.",
+    &[P::ServiceUnavailable],
+);
+const TOO_LARGE: Declared = (413, "The body is too large.", &[P::PayloadTooLarge]);
+const MEDIA: Declared = (
     415,
-    "The body has another media type (`unsupported-media-type`).",
+    "The body has another media type.",
+    &[P::UnsupportedMediaType],
 );
-const INVALID: (u16, &str) = (
+const INVALID: Declared = (
     422,
-    "Fields at fault, each named in `errors` (`validation-failed`). Nothing was written.",
+    "Fields at fault, each named in `errors` by its path. Nothing was written.",
+    &[P::ValidationFailed],
 );
 
-/// The problems of a public read.
+/// The problems of a public read that is never `404` (a search, a status, the feed).
 #[derive(Debug)]
 pub struct ReadProblems;
 impl utoipa::IntoResponses for ReadProblems {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        problems(&[PARAMETER, NOT_FOUND, METHOD, INTERNAL, UNAVAILABLE])
+        problems(&[PARAMETER, INTERNAL, UNAVAILABLE])
+    }
+}
+
+/// The problems of a public read of one resource.
+#[derive(Debug)]
+pub struct ResourceProblems;
+impl utoipa::IntoResponses for ResourceProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[PARAMETER, NOT_FOUND, INTERNAL, UNAVAILABLE])
     }
 }
 
@@ -341,12 +127,13 @@ pub struct BatchProblems;
 impl utoipa::IntoResponses for BatchProblems {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         problems(&[
-            METHOD,
+            (400, "The body is not JSON.", &[P::MalformedBody]),
             TOO_LARGE,
             MEDIA,
             (
                 422,
-                "A malformed KvK number, date or level, or more than 1,000 numbers, named in `errors` (`validation-failed`).",
+                "A malformed KvK number, date or level, `until` not after `on`, or more than 1,000 numbers, each named in `errors`.",
+                &[P::ValidationFailed],
             ),
             INTERNAL,
             UNAVAILABLE,
@@ -362,21 +149,47 @@ impl utoipa::IntoResponses for SignedWriteProblems {
         problems(&[
             (
                 400,
-                "A malformed certificate number in the path (`invalid-parameter`).",
+                "A malformed certificate number in the path, or a body that cannot be read as text.",
+                &[P::InvalidParameter, P::MalformedBody],
             ),
             (
                 401,
-                "The signed request is not accepted: `invalid-token`, `unsupported-algorithm`, `key-algorithm-mismatch`, `unknown-issuer`, `unknown-key`, `invalid-signature`, `wrong-audience`, `token-expired`, `token-not-yet-valid`, `token-lifetime-too-long` or `replay`. Nothing was written.",
+                "The signed request is not accepted. Nothing was written.",
+                &[
+                    P::InvalidToken,
+                    P::UnsupportedAlgorithm,
+                    P::KeyAlgorithmMismatch,
+                    P::UnknownIssuer,
+                    P::UnknownKey,
+                    P::InvalidSignature,
+                    P::WrongAudience,
+                    P::TokenExpired,
+                    P::TokenNotYetValid,
+                    P::TokenLifetimeTooLong,
+                    P::Replay,
+                ],
             ),
             (
                 403,
-                "Not allowed: `act-mismatch`, `sub-mismatch`, `not-your-certificate` or `cb-not-accredited`. Nothing was written.",
+                "Not allowed. Nothing was written.",
+                &[
+                    P::ActMismatch,
+                    P::SubMismatch,
+                    P::NotYourCertificate,
+                    P::CbNotAccredited,
+                ],
             ),
             NOT_FOUND,
-            METHOD,
             (
                 409,
-                "In conflict with the register: `conflict` (same `cb_reference`, other content), `certificate-in-force`, `certificate-revoked`, `certificate-superseded` or `invalid-transition`. Nothing was written.",
+                "In conflict with the register (`conflict`: the same `cbReference` with other content). Nothing was written.",
+                &[
+                    P::Conflict,
+                    P::CertificateInForce,
+                    P::CertificateRevoked,
+                    P::CertificateSuperseded,
+                    P::InvalidTransition,
+                ],
             ),
             TOO_LARGE,
             MEDIA,
@@ -384,7 +197,8 @@ impl utoipa::IntoResponses for SignedWriteProblems {
             INTERNAL,
             (
                 503,
-                "The database, or the CB's published key set, cannot be reached (`service-unavailable`, `key-set-unavailable`).",
+                "The database, or the CB's published key set, cannot be reached.",
+                &[P::ServiceUnavailable, P::KeySetUnavailable],
             ),
         ])
     }
@@ -398,17 +212,24 @@ impl utoipa::IntoResponses for AdminProblems {
         problems(&[
             (
                 400,
-                "A malformed id or number in the path (`invalid-parameter`).",
+                "A malformed id or number in the path, or a body that is not JSON.",
+                &[P::InvalidParameter, P::MalformedBody],
             ),
-            (401, "No or a wrong bearer token (`unauthorized`)."),
+            (401, "No or a wrong bearer token.", &[P::Unauthorized]),
             (
                 404,
-                "No such certification body or certificate, or the admin API is off (no `REGISTRY_ADMIN_TOKEN`) (`not-found`).",
+                "No such certification body or certificate, or the admin API is off (no `REGISTRY_ADMIN_TOKEN`).",
+                &[P::NotFound],
             ),
-            METHOD,
             (
                 409,
-                "`certification-body-exists`, `certificate-revoked`, `certificate-superseded` or `invalid-transition`.",
+                "In conflict with the register.",
+                &[
+                    P::CertificationBodyExists,
+                    P::CertificateRevoked,
+                    P::CertificateSuperseded,
+                    P::InvalidTransition,
+                ],
             ),
             TOO_LARGE,
             MEDIA,
@@ -419,6 +240,19 @@ impl utoipa::IntoResponses for AdminProblems {
     }
 }
 
+/// The problem of a readiness check.
+#[derive(Debug)]
+pub struct ReadinessProblems;
+impl utoipa::IntoResponses for ReadinessProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[(
+            503,
+            "The database does not answer within a second.",
+            &[P::ServiceUnavailable],
+        )])
+    }
+}
+
 /// Adds the security scheme, and the problem catalogue to the description.
 struct Catalogue;
 
@@ -426,7 +260,7 @@ impl Modify for Catalogue {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
-            "scheme_owner",
+            "schemeOwner",
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
@@ -434,6 +268,9 @@ impl Modify for Catalogue {
                     .build(),
             ),
         );
+        for (name, schema) in crate::schema::components() {
+            components.schemas.insert(name, schema);
+        }
         let mut table =
             String::from("\n\n## Problem types\n\n| type | status | title |\n|---|---|---|\n");
         for kind in ProblemType::ALL {
@@ -454,23 +291,35 @@ impl Modify for Catalogue {
     info(
         title = "PSO register",
         version = "1.0.0",
-        description = "The public register of the Prestatieladder Socialer Ondernemen (PSO).\n\n\
-            - JSON in and out, UTF-8. Times are RFC 3339 in UTC; dates are `YYYY-MM-DD`. A date-only validity bound \
-            means the start of that day in Europe/Amsterdam: `valid_from` is inclusive, `valid_until` exclusive.\n\
-            - Lists are paged with an opaque `cursor` and `limit` (default 50, max 500); the response carries \
-            `next_cursor` (null at the end) and a `Link: <…>; rel=\"next\"` header. A cursor walk sees every row \
-            once, even while rows are added. The change feed pages by `after` (a sequence number) instead.\n\
-            - Unknown query parameters are refused with a `400` problem naming them, so that a misspelt filter never \
-            widens a search; so is a parameter given twice.\n\
+        description = "The public register of the Prestatieladder Socialer Ondernemen (PSO): whether a company is \
+            certified, at which level, on a date or over a whole contract term; search; the change feed; and the \
+            signed writes of accredited certification bodies. The guide beside this document (`openapi/README.md`) \
+            explains signing, dates, paging, caching, errors and versioning; `openapi/CHANGELOG.md` lists each \
+            revision.\n\n\
+            - JSON in and out, UTF-8, names in camelCase. Times are RFC 3339 in UTC; dates are `YYYY-MM-DD`, a day \
+            in Europe/Amsterdam: `validFrom` is inclusive, `validUntil` exclusive.\n\
+            - Lists are paged with an opaque `cursor` and `limit` (default 50, max 500); the answer carries \
+            `nextCursor` (null at the end) and a `Link: <…>; rel=\"next\"` header. A cursor walk sees every row \
+            once, even while rows are added. The change feed pages by `after` (a sequence number).\n\
+            - Unknown query parameters and body fields are refused, naming them (with the name meant, for a \
+            misspelt or an old one), so that a misspelt filter never widens a search; so is a parameter given \
+            twice.\n\
             - Every `GET` answer carries an `ETag` and `Cache-Control: public, no-cache`; `If-None-Match` answers \
-            `304`. A status answer's tag leaves `checked_at` out.\n\
+            `304`. A status answer's tag leaves `checkedAt` out.\n\
             - Every refusal is an RFC 9457 problem (`application/problem+json`) with a stable `type`; a refused \
             write writes nothing.\n\
             - Certification bodies write with signed requests: a compact JWS (`EdDSA` or `ES256`) as the body, \
-            `Content-Type: application/jose`, with the claims of `SignedRequestClaims`. Each event keeps the JWS as \
-            evidence, verifiable with the keys published at `/v1/certification-bodies/{id}`.",
-        license(name = "EUPL-1.2")
+            `Content-Type: application/jose`, its claims one of `IssueClaims`, `RenewClaims`, `StandingClaims`, \
+            `ReinstateClaims`. Each event keeps the JWS as evidence, verifiable with the keys published at \
+            `/v1/certification-bodies/{id}`.",
+        contact(
+            name = "PSO register",
+            url = "https://pso-register.example/",
+            email = "register@pso-register.example"
+        ),
+        license(name = "EUPL-1.2", identifier = "EUPL-1.2")
     ),
+    servers((url = "/v1", description = "Version 1 of the contract, in production and in every other environment, on the server that serves this document.")),
     paths(
         routes::companies::list,
         routes::companies::get,
@@ -495,11 +344,11 @@ impl Modify for Catalogue {
         routes::health::metrics,
     ),
     components(schemas(
-        Problem, FieldFault, SignedRequestClaims, CertificatePayload, HolderPayload, SubsidiaryPayload, PeriodPayload,
-        AccreditRequest, CertificationBodyPatch, RevocationRequest, EventPage, EventList, CertificationBodyList,
-        StatusList, StatusView, BatchRequest, CompanyView, CompanyHitView, CompanyDetailView, StandingView,
-        CertificateView, PeriodView, CoveredView, StandingChangeView, EventView, CertificationBodyView, KeyStatusView,
-        Page<CompanyHitView>, Page<CertificateView>,
+        crate::problem::ProblemBody,
+        crate::payload::IssueClaims,
+        crate::payload::RenewClaims,
+        crate::payload::StandingClaims,
+        crate::payload::ReinstateClaims,
     )),
     modifiers(&Catalogue),
     tags(
@@ -514,6 +363,183 @@ impl Modify for Catalogue {
 )]
 pub struct ApiDoc;
 
+/// The operational paths, which live beside the contract's versioned base.
+pub const OPERATIONAL_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// Operations whose `200` answers are pages with a `Link` to the next.
+const PAGED: [&str; 3] = ["searchCompanies", "searchCertificates", "events"];
+
+fn header(description: &str, schema: Value) -> Value {
+    json!({"description": description, "schema": schema})
+}
+
+/// What every answer carries and what some do, added to each response of the
+/// document: the headers, and `304` for every `GET`.
+fn add_headers(document: &mut Value) {
+    let api_version = header(
+        "The contract's full version (semver), on every answer.",
+        json!({"type": "string", "pattern": "^[0-9]+\\.[0-9]+\\.[0-9]+$", "maxLength": 32, "examples": [CONTRACT_VERSION]}),
+    );
+    let etag = header(
+        "A strong tag of the representation; send it as `If-None-Match` to get `304` while it holds.",
+        json!({"type": "string", "maxLength": 64}),
+    );
+    let cache_control = header(
+        "`public, no-cache`: keep a copy, but ask again before using it.",
+        json!({"type": "string", "maxLength": 64}),
+    );
+    let link = header(
+        "The next page, while there is one: `<…>; rel=\"next\"`.",
+        json!({"type": "string", "maxLength": 4096}),
+    );
+    let location = header(
+        "Where the new resource is.",
+        json!({"type": "string", "maxLength": 200}),
+    );
+    let retry_after = header(
+        "Seconds to wait before trying again.",
+        json!({"type": "string", "pattern": "^[0-9]+$", "maxLength": 5}),
+    );
+    let challenge = header(
+        "`Bearer` (the scheme owner's API) or `Signature` (a signed request).",
+        json!({"type": "string", "maxLength": 16}),
+    );
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, operation) in item.iter_mut() {
+            let paged = PAGED.contains(&operation["operationId"].as_str().unwrap_or_default());
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            if method == "get" {
+                responses.insert(
+                    "304".into(),
+                    json!({"description": "Not modified: the `ETag` sent in `If-None-Match` still holds; no body."}),
+                );
+            }
+            for (status, response) in responses.iter_mut() {
+                let headers = response
+                    .as_object_mut()
+                    .map(|r| r.entry("headers").or_insert_with(|| json!({})));
+                let Some(headers) = headers.and_then(Value::as_object_mut) else {
+                    continue;
+                };
+                headers.insert("API-Version".into(), api_version.clone());
+                match status.as_str() {
+                    "200" | "304" if method == "get" => {
+                        headers.insert("ETag".into(), etag.clone());
+                        headers.insert("Cache-Control".into(), cache_control.clone());
+                        if paged && status == "200" {
+                            headers.insert("Link".into(), link.clone());
+                        }
+                    }
+                    "201" => {
+                        headers.insert("Location".into(), location.clone());
+                    }
+                    "401" => {
+                        headers.insert("WWW-Authenticate".into(), challenge.clone());
+                    }
+                    "503" => {
+                        headers.insert("Retry-After".into(), retry_after.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// The operational paths are served beside `/v1`, not under it.
+fn add_operational_servers(document: &mut Value) {
+    for path in OPERATIONAL_PATHS {
+        if let Some(item) = document
+            .pointer_mut(&format!("/paths/{}", path.replace('/', "~1")))
+            .and_then(Value::as_object_mut)
+        {
+            item.insert(
+                "servers".into(),
+                json!([{"url": "/", "description": "The server's root: operations, outside the versioned contract."}]),
+            );
+        }
+    }
+}
+
+/// Generic schemas are named by utoipa `Page_CertificateView`; the contract
+/// names them in UpperCamelCase (ADR `nlgov:schema-camel-case`):
+/// `CertificateViewPage`, `EventViewList`.
+fn rename_generic_schemas(document: &mut Value) {
+    let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let renames: Vec<(String, String)> = schemas
+        .keys()
+        .filter_map(|name| {
+            let (generic, argument) = name.split_once('_')?;
+            Some((name.clone(), format!("{argument}{generic}")))
+        })
+        .collect();
+    for (old, new) in &renames {
+        if let Some(schema) = schemas.remove(old) {
+            schemas.insert(new.clone(), schema);
+        }
+    }
+    fn visit(value: &mut Value, renames: &[(String, String)]) {
+        match value {
+            Value::Object(o) => {
+                for (key, v) in o.iter_mut() {
+                    if key == "$ref"
+                        && let Some(target) = v.as_str()
+                        && let Some((_, new)) = renames
+                            .iter()
+                            .find(|(old, _)| target == format!("#/components/schemas/{old}"))
+                    {
+                        *v = Value::String(format!("#/components/schemas/{new}"));
+                    } else {
+                        visit(v, renames);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|v| visit(v, renames)),
+            _ => {}
+        }
+    }
+    visit(document, &renames);
+}
+
+/// `x-internal: false`: every server of the document is public (OWASP
+/// `api9:2023-inventory-access`).
+fn mark_servers_public(document: &mut Value) {
+    if let Some(servers) = document.get_mut("servers").and_then(Value::as_array_mut) {
+        for server in servers.iter_mut().filter_map(Value::as_object_mut) {
+            server.insert("x-internal".into(), Value::Bool(false));
+        }
+    }
+}
+
+/// The document as a JSON value, built once.
+pub fn document_value() -> &'static Value {
+    static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+        let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+        rename_generic_schemas(&mut document);
+        add_headers(&mut document);
+        add_operational_servers(&mut document);
+        mark_servers_public(&mut document);
+        document
+    });
+    &DOCUMENT
+}
+
 /// JSON with every object's keys sorted, whatever serde_json's features in the
 /// build at hand (`preserve_order` would otherwise change the text).
 #[derive(serde::Serialize)]
@@ -527,19 +553,17 @@ enum Canonical {
     Object(BTreeMap<String, Canonical>),
 }
 
-impl From<serde_json::Value> for Canonical {
-    fn from(v: serde_json::Value) -> Self {
+impl From<&Value> for Canonical {
+    fn from(v: &Value) -> Self {
         match v {
-            serde_json::Value::Null => Canonical::Null,
-            serde_json::Value::Bool(b) => Canonical::Bool(b),
-            serde_json::Value::Number(n) => Canonical::Number(n),
-            serde_json::Value::String(s) => Canonical::String(s),
-            serde_json::Value::Array(a) => {
-                Canonical::Array(a.into_iter().map(Canonical::from).collect())
-            }
-            serde_json::Value::Object(o) => Canonical::Object(
-                o.into_iter()
-                    .map(|(k, v)| (k, Canonical::from(v)))
+            Value::Null => Canonical::Null,
+            Value::Bool(b) => Canonical::Bool(*b),
+            Value::Number(n) => Canonical::Number(n.clone()),
+            Value::String(s) => Canonical::String(s.clone()),
+            Value::Array(a) => Canonical::Array(a.iter().map(Canonical::from).collect()),
+            Value::Object(o) => Canonical::Object(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), Canonical::from(v)))
                     .collect(),
             ),
         }
@@ -548,9 +572,12 @@ impl From<serde_json::Value> for Canonical {
 
 /// The document as pretty JSON, keys sorted, with a trailing newline: what is
 /// served and checked in.
-pub fn document() -> String {
-    let value = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
-    let mut json = serde_json::to_string_pretty(&Canonical::from(value)).unwrap_or_default();
-    json.push('\n');
-    json
+pub fn document() -> &'static str {
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        let mut json =
+            serde_json::to_string_pretty(&Canonical::from(document_value())).unwrap_or_default();
+        json.push('\n');
+        json
+    });
+    &TEXT
 }

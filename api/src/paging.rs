@@ -1,33 +1,17 @@
-//! Paging: an opaque `cursor`, a `limit` (default 50, max 500), `next_cursor` in
-//! the body and a `Link: <…>; rel="next"` header (API.md, "General").
+//! Paging: an opaque `cursor`, a `limit` (default 50, max 500), `nextCursor` in
+//! the body and a `Link: <…>; rel="next"` header (API.md, "General"); and the
+//! unpaged list of a bounded number of items.
 
 use actix_web::HttpRequest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::problem::Problem;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
-
-/// Parses `limit`: a whole number from 1 to `MAX_LIMIT`, `DEFAULT_LIMIT` when absent.
-pub fn limit(raw: Option<&str>) -> Result<i64, Problem> {
-    match raw {
-        None => Ok(DEFAULT_LIMIT),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                Problem::parameter(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_LIMIT}"),
-                )
-            }),
-    }
-}
 
 /// Encodes a position as an opaque cursor.
 pub fn encode_cursor(position: &impl Serialize) -> String {
@@ -42,12 +26,25 @@ pub fn decode_cursor<T: DeserializeOwned>(raw: Option<&str>) -> Result<Option<T>
     serde_json::from_slice(&bytes).map(Some).map_err(|_| bad())
 }
 
+/// The longest cursor this API hands out or takes.
+pub const MAX_CURSOR_CHARS: usize = 1024;
+
 /// A page of a list.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Page<T> {
+    #[schema(max_items = 500)]
     pub items: Vec<T>,
-    /// Where the next page starts; `null` on the last page.
+    /// Where the next page starts (give it as `cursor`); `null` on the last page.
+    #[schema(max_length = 1024)]
     pub next_cursor: Option<String>,
+}
+
+/// A list of a bounded number of items, in one answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct List<T> {
+    #[schema(max_items = 1000)]
+    pub items: Vec<T>,
 }
 
 /// The `Link` header value for the next page: the same request with `cursor`
@@ -80,16 +77,6 @@ fn encode_component(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limit_is_bounded_and_named() {
-        assert_eq!(limit(None).ok(), Some(50));
-        assert_eq!(limit(Some("500")).ok(), Some(500));
-        for bad in ["0", "501", "-1", "ten", ""] {
-            let p = limit(Some(bad)).expect_err(bad);
-            assert_eq!(p.errors[0].field, "limit");
-        }
-    }
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {

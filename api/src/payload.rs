@@ -1,460 +1,383 @@
-//! The payloads of signed requests (API.md, "Payloads"), read field by field into
-//! the core's commands. Every field at fault is reported at once, by its full
-//! name (`certificate.holder.kvk_number`); unknown fields are refused, so that a
-//! misspelt optional field cannot pass unnoticed.
+//! The claims of signed requests (API.md, "Payloads"): one type per act, in the
+//! contract's names, each the envelope (`iss`, `aud`, `iat`, `exp`, `jti`, `act`
+//! and, but for an issuance, `sub`) and the act's payload. The claims are
+//! checked against their type's schema once the signature holds (every fault at
+//! once, by path: `certificate.holder.kvkNumber`), then read into the core's
+//! commands; the core's own rules (PSO 30+ only at `trede_3`, a validity no
+//! longer than the level allows, …) come on top, their faults named the same way.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use registry_core::{
-    CbReference, CertificateNumber, ChangeStanding, FieldError, HandbookVersion, Holder,
-    InvalidValue, IssueCertificate, KvkNumber, Level, Name, PeriodDraft, Province,
-    RenewCertificate, SbiCode, Score, Standing, Subsidiary,
+    CbReference, CertificateNumber, HandbookVersion, Holder, IssueCertificate, KvkNumber, Level,
+    Name, PeriodDraft, Province, RenewCertificate, SbiCode, Score, Subsidiary,
 };
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use utoipa::ToSchema;
 
-/// Reads the members of one JSON object, collecting faults under its path.
-struct Reader<'o, 'f> {
-    object: &'o Map<String, Value>,
-    path: String,
-    faults: &'f mut Vec<FieldError>,
-}
+use crate::schema::{
+    ActSchema, AudienceSchema, CbIdSchema, CbReferenceSchema, CertificateNumberSchema, DateSchema,
+    HandbookVersionSchema, InstantSchema, KvkNumberSchema, LevelSchema, NameSchema, NoteSchema,
+    ProvinceSchema, ReasonSchema, RequestIdSchema, SbiCodeSchema,
+};
 
-impl<'o> Reader<'o, '_> {
-    fn name(&self, member: &str) -> String {
-        if self.path.is_empty() {
-            member.to_owned()
-        } else {
-            format!("{}.{member}", self.path)
+/// Declares the claims of one act: the envelope every signed request carries,
+/// then the act's own members.
+macro_rules! signed_claims {
+    ($(#[$doc:meta])* $name:ident { $($members:tt)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Deserialize, ToSchema)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        pub struct $name {
+            /// The certification body's id, as registered.
+            #[schema(value_type = CbIdSchema)]
+            pub iss: String,
+            /// The register's audience (`REGISTRY_AUDIENCE`).
+            #[schema(value_type = AudienceSchema)]
+            pub aud: serde_json::Value,
+            /// Issued at: seconds since the epoch.
+            #[schema(minimum = 0, maximum = 253402300799_i64)]
+            pub iat: i64,
+            /// Expires at: after now, at most 600 s after `iat` (60 s clock skew allowed).
+            #[schema(minimum = 0, maximum = 253402300799_i64)]
+            pub exp: i64,
+            /// Unique per request: a second request with the same `jti` is a replay.
+            #[schema(value_type = RequestIdSchema)]
+            pub jti: String,
+            /// What the request asks for: must match the path.
+            #[schema(value_type = ActSchema)]
+            pub act: String,
+            $($members)*
         }
-    }
-
-    fn fault(&mut self, member: &str, message: impl Into<String>) {
-        let name = self.name(member);
-        self.faults.push(FieldError::new(name, message));
-    }
-
-    /// Refuses members not in `allowed`.
-    fn only(&mut self, allowed: &[&str]) {
-        let unknown: Vec<String> = self
-            .object
-            .keys()
-            .filter(|k| !allowed.contains(&k.as_str()))
-            .cloned()
-            .collect();
-        for member in unknown {
-            self.fault(&member, "is not a field of this payload");
-        }
-    }
-
-    fn get(&self, member: &str) -> Option<&'o Value> {
-        self.object.get(member).filter(|v| !v.is_null())
-    }
-
-    fn present(&mut self, member: &str, required: bool) -> Option<&'o Value> {
-        let value = self.get(member);
-        if value.is_none() && required {
-            self.fault(member, "is required");
-        }
-        value
-    }
-
-    /// A string member parsed by `parse`.
-    fn text<T>(
-        &mut self,
-        member: &str,
-        required: bool,
-        parse: impl Fn(&str) -> Result<T, InvalidValue>,
-    ) -> Option<T> {
-        match self.present(member, required)? {
-            Value::String(s) => match parse(s) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    self.fault(member, e.0);
-                    None
-                }
-            },
-            _ => {
-                self.fault(member, "must be a string");
-                None
-            }
-        }
-    }
-
-    fn date(&mut self, member: &str, required: bool) -> Option<NaiveDate> {
-        self.text(member, required, |s| {
-            NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .filter(|_| s.len() == 10)
-                .ok_or_else(|| InvalidValue::new("must be a date: YYYY-MM-DD"))
-        })
-    }
-
-    fn flag(&mut self, member: &str) -> bool {
-        match self.get(member) {
-            None => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => {
-                self.fault(member, "must be true or false");
-                false
-            }
-        }
-    }
-
-    fn integer(&mut self, member: &str) -> Option<i64> {
-        match self.present(member, true)? {
-            Value::Number(n) if n.is_i64() => n.as_i64(),
-            _ => {
-                self.fault(member, "must be a whole number");
-                None
-            }
-        }
-    }
-
-    fn number(&mut self, member: &str) -> Option<f64> {
-        match self.get(member)? {
-            Value::Number(n) => n.as_f64(),
-            _ => {
-                self.fault(member, "must be a number");
-                None
-            }
-        }
-    }
-
-    /// An optional array of strings, each parsed by `parse`.
-    fn texts<T>(
-        &mut self,
-        member: &str,
-        parse: impl Fn(&str) -> Result<T, InvalidValue>,
-    ) -> Vec<T> {
-        match self.get(member) {
-            None => Vec::new(),
-            Some(Value::Array(items)) => {
-                let mut out = Vec::new();
-                for (i, item) in items.iter().enumerate() {
-                    match item.as_str().map(&parse) {
-                        Some(Ok(v)) => out.push(v),
-                        Some(Err(e)) => self.fault(&format!("{member}[{i}]"), e.0),
-                        None => self.fault(&format!("{member}[{i}]"), "must be a string"),
-                    }
-                }
-                out
-            }
-            Some(_) => {
-                self.fault(member, "must be an array of strings");
-                Vec::new()
-            }
-        }
-    }
-
-    fn object(&mut self, member: &str, required: bool) -> Option<&'o Map<String, Value>> {
-        match self.present(member, required)? {
-            Value::Object(o) => Some(o),
-            _ => {
-                self.fault(member, "must be an object");
-                None
-            }
-        }
-    }
-}
-
-fn reader<'o, 'f>(
-    object: &'o Map<String, Value>,
-    path: &str,
-    faults: &'f mut Vec<FieldError>,
-) -> Reader<'o, 'f> {
-    Reader {
-        object,
-        path: path.to_owned(),
-        faults,
-    }
-}
-
-/// The claims that wrap every payload; anything else at the top level is refused.
-const ENVELOPE: [&str; 7] = ["iss", "aud", "iat", "exp", "jti", "act", "sub"];
-
-fn check_envelope(claims: &Map<String, Value>, payload: &[&str], faults: &mut Vec<FieldError>) {
-    let allowed: Vec<&str> = ENVELOPE.iter().chain(payload).copied().collect();
-    reader(claims, "", faults).only(&allowed);
-}
-
-const PERIOD_FIELDS: [&str; 9] = [
-    "level",
-    "pso30plus",
-    "valid_from",
-    "valid_until",
-    "audit_date",
-    "reference_year",
-    "handbook_version",
-    "score_percent",
-    "total_fte",
-];
-
-/// The period fields of an issuance or renewal.
-fn period(r: &mut Reader<'_, '_>) -> Option<PeriodDraft> {
-    let level = r.text("level", true, Level::parse);
-    let pso30plus = r.flag("pso30plus");
-    let valid_from = r.date("valid_from", true);
-    let valid_until = r.date("valid_until", false);
-    let audit_date = r.date("audit_date", true);
-    let reference_year = r
-        .integer("reference_year")
-        .and_then(|y| i32::try_from(y).ok());
-    let handbook_version = r.text("handbook_version", true, HandbookVersion::parse);
-    let score = Score {
-        percent: r.number("score_percent"),
-        total_fte: r.number("total_fte"),
     };
-    Some(PeriodDraft {
-        level: level?,
-        pso30plus,
-        valid_from: valid_from?,
-        valid_until,
-        audit_date: audit_date?,
-        reference_year: reference_year?,
-        handbook_version: handbook_version?,
-        score,
-    })
 }
 
-/// Prefixes the core's field names (`valid_until`) with the claim they came in.
-fn within(prefix: &str, errors: Vec<FieldError>) -> Vec<FieldError> {
-    errors
-        .into_iter()
-        .map(|e| FieldError::new(format!("{prefix}.{}", e.field), e.message))
-        .collect()
+/// Declares a payload that holds a validity period's members beside its own.
+macro_rules! with_period {
+    ($(#[$doc:meta])* $name:ident { $($members:tt)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Deserialize, ToSchema)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        pub struct $name {
+            $($members)*
+            #[schema(value_type = LevelSchema)]
+            pub level: Level,
+            /// PSO 30+: only at `trede_3`; left out, `false`.
+            pub pso30plus: Option<bool>,
+            /// The first day (from its start, Europe/Amsterdam).
+            #[schema(value_type = DateSchema)]
+            pub valid_from: NaiveDate,
+            /// Exclusive: the period ends at the start of this day. Left out, the
+            /// level's validity (24 months) applies; never longer than that.
+            #[schema(value_type = Option<DateSchema>)]
+            pub valid_until: Option<NaiveDate>,
+            #[schema(value_type = DateSchema)]
+            pub audit_date: NaiveDate,
+            /// The year the score was measured over (*peiljaar*), not after the
+            /// year the period starts.
+            #[schema(minimum = 1900, maximum = 9999)]
+            pub reference_year: i32,
+            #[schema(value_type = HandbookVersionSchema)]
+            pub handbook_version: HandbookVersion,
+            /// Weighted target-group FTE over total FTE, in percent.
+            #[schema(minimum = 0, maximum = 100)]
+            pub score_percent: Option<f64>,
+            /// Total FTE of the organisation in the reference year.
+            #[schema(exclusive_minimum = 0, exclusive_maximum = 10000000)]
+            pub total_fte: Option<f64>,
+        }
+
+        impl $name {
+            /// The period as the core drafts it.
+            fn draft(&self) -> PeriodDraft {
+                PeriodDraft {
+                    level: self.level,
+                    pso30plus: self.pso30plus.unwrap_or(false),
+                    valid_from: self.valid_from,
+                    valid_until: self.valid_until,
+                    audit_date: self.audit_date,
+                    reference_year: self.reference_year,
+                    handbook_version: self.handbook_version.clone(),
+                    score: Score {
+                        percent: self.score_percent,
+                        total_fte: self.total_fte,
+                    },
+                }
+            }
+        }
+    };
 }
 
-/// Prefixes validation errors from the core with the claim they belong to.
+with_period! {
+    /// The `certificate` claim of an issuance.
+    CertificatePayload {
+        /// The CB's own reference: issuing it again with the same content returns
+        /// the existing certificate (`200`); with other content it is `409`.
+        #[schema(value_type = CbReferenceSchema)]
+        pub cb_reference: CbReference,
+        pub holder: HolderPayload,
+        /// Legal entities covered besides the holder.
+        #[schema(value_type = Option<Vec<SubsidiaryPayload>>, max_items = 50)]
+        pub subsidiaries: Option<Vec<SubsidiaryPayload>>,
+        /// The certificate in force for the same main applicant that this one
+        /// replaces (it becomes `superseded` from this one's start).
+        #[schema(value_type = Option<CertificateNumberSchema>)]
+        pub replaces: Option<CertificateNumber>,
+    }
+}
+
+with_period! {
+    /// The `period` claim of a renewal: it must start after the last one.
+    PeriodPayload {}
+}
+
+/// The main applicant of an issuance.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HolderPayload {
+    #[schema(value_type = KvkNumberSchema)]
+    pub kvk_number: KvkNumber,
+    #[schema(value_type = NameSchema)]
+    pub name: Name,
+    #[schema(value_type = Option<Vec<NameSchema>>, max_items = 50)]
+    pub trade_names: Option<Vec<Name>>,
+    #[schema(value_type = Option<NameSchema>)]
+    pub city: Option<Name>,
+    #[schema(value_type = Option<ProvinceSchema>)]
+    pub province: Option<Province>,
+    #[schema(value_type = Option<Vec<SbiCodeSchema>>, max_items = 50)]
+    pub sbi_codes: Option<Vec<SbiCode>>,
+}
+
+/// A legal entity covered besides the main applicant.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubsidiaryPayload {
+    #[schema(value_type = KvkNumberSchema)]
+    pub kvk_number: KvkNumber,
+    #[schema(value_type = NameSchema)]
+    pub name: Name,
+}
+
+signed_claims! {
+    /// The claims of an issuance (act `issue`; it carries no `sub`).
+    IssueClaims {
+        pub certificate: CertificatePayload,
+    }
+}
+
+signed_claims! {
+    /// The claims of a renewal (act `renew`).
+    RenewClaims {
+        /// The certificate number: must match the path.
+        #[schema(value_type = CertificateNumberSchema)]
+        pub sub: String,
+        pub period: PeriodPayload,
+    }
+}
+
+signed_claims! {
+    /// The claims of a suspension or a revocation (acts `suspend`, `revoke`).
+    StandingClaims {
+        /// The certificate number: must match the path.
+        #[schema(value_type = CertificateNumberSchema)]
+        pub sub: String,
+        #[schema(value_type = ReasonSchema)]
+        pub reason: String,
+        /// When it takes effect (RFC 3339); left out, now. Never before the
+        /// certificate's first day, nor before its last standing change.
+        #[schema(value_type = Option<InstantSchema>)]
+        pub effective_at: Option<DateTime<Utc>>,
+    }
+}
+
+signed_claims! {
+    /// The claims of a reinstatement (act `reinstate`).
+    ReinstateClaims {
+        /// The certificate number: must match the path.
+        #[schema(value_type = CertificateNumberSchema)]
+        pub sub: String,
+        /// Why, if the CB says.
+        #[schema(value_type = Option<NoteSchema>)]
+        pub reason: Option<String>,
+        /// When it takes effect (RFC 3339); left out, now. Never before the
+        /// suspension it ends.
+        #[schema(value_type = Option<InstantSchema>)]
+        pub effective_at: Option<DateTime<Utc>>,
+    }
+}
+
+/// The scheme owner's revocation of any certificate.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RevocationRequest {
+    #[schema(value_type = ReasonSchema)]
+    pub reason: String,
+    /// When it takes effect (RFC 3339); left out, now.
+    #[schema(value_type = Option<InstantSchema>)]
+    pub effective_at: Option<DateTime<Utc>>,
+}
+
+impl IssueClaims {
+    pub fn command(self) -> IssueCertificate {
+        let c = self.certificate;
+        let period = c.draft();
+        IssueCertificate {
+            cb_reference: c.cb_reference,
+            holder: Holder {
+                kvk_number: c.holder.kvk_number,
+                name: c.holder.name,
+                trade_names: c.holder.trade_names.unwrap_or_default(),
+                city: c.holder.city,
+                province: c.holder.province,
+                sbi_codes: c.holder.sbi_codes.unwrap_or_default(),
+            },
+            subsidiaries: c
+                .subsidiaries
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| Subsidiary {
+                    kvk_number: s.kvk_number,
+                    name: s.name,
+                })
+                .collect(),
+            period,
+            replaces: c.replaces,
+        }
+    }
+}
+
+impl RenewClaims {
+    pub fn command(self, number: CertificateNumber) -> RenewCertificate {
+        RenewCertificate {
+            number,
+            period: self.period.draft(),
+        }
+    }
+}
+
+/// Prefixes the core's field names (`valid_until`) with the claim they came in
+/// (`certificate.valid_until`; the problem writes them in camelCase).
 pub fn prefix_core_error(
     prefix: &str,
     error: registry_core::CoreError,
 ) -> registry_core::CoreError {
     match error {
-        registry_core::CoreError::Validation(errors) => {
-            registry_core::CoreError::Validation(within(prefix, errors))
-        }
+        registry_core::CoreError::Validation(errors) => registry_core::CoreError::Validation(
+            errors
+                .into_iter()
+                .map(|e| registry_core::FieldError::new(format!("{prefix}.{}", e.field), e.message))
+                .collect(),
+        ),
         other => other,
-    }
-}
-
-/// The `certificate` claim of an issuance.
-pub fn issuance(claims: &Map<String, Value>) -> Result<IssueCertificate, Vec<FieldError>> {
-    let mut faults = Vec::new();
-    check_envelope(claims, &["certificate"], &mut faults);
-    let Some(Value::Object(cert)) = claims.get("certificate") else {
-        faults.push(FieldError::new(
-            "certificate",
-            "is required and must be an object",
-        ));
-        return Err(faults);
-    };
-    let mut r = reader(cert, "certificate", &mut faults);
-    let mut allowed = vec!["cb_reference", "holder", "subsidiaries", "replaces"];
-    allowed.extend(PERIOD_FIELDS);
-    r.only(&allowed);
-    let cb_reference = r.text("cb_reference", true, CbReference::parse);
-    let replaces = r.text("replaces", false, CertificateNumber::parse);
-    let draft = period(&mut r);
-    let holder_object = r.object("holder", true);
-    let subsidiaries_value = r.get("subsidiaries");
-
-    let holder = holder_object.and_then(|h| {
-        let mut r = reader(h, "certificate.holder", &mut faults);
-        r.only(&[
-            "kvk_number",
-            "name",
-            "trade_names",
-            "city",
-            "province",
-            "sbi_codes",
-        ]);
-        let kvk_number = r.text("kvk_number", true, KvkNumber::parse);
-        let name = r.text("name", true, Name::parse);
-        let trade_names = r.texts("trade_names", Name::parse);
-        let city = r.text("city", false, Name::parse);
-        let province = r.text("province", false, Province::parse);
-        let sbi_codes = r.texts("sbi_codes", SbiCode::parse);
-        Some(Holder {
-            kvk_number: kvk_number?,
-            name: name?,
-            trade_names,
-            city,
-            province,
-            sbi_codes,
-        })
-    });
-    let mut subsidiaries = Vec::new();
-    match subsidiaries_value {
-        None => {}
-        Some(Value::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                let path = format!("certificate.subsidiaries[{i}]");
-                let Some(object) = item.as_object() else {
-                    faults.push(FieldError::new(path, "must be an object"));
-                    continue;
-                };
-                let mut r = reader(object, &path, &mut faults);
-                r.only(&["kvk_number", "name"]);
-                let kvk_number = r.text("kvk_number", true, KvkNumber::parse);
-                let name = r.text("name", true, Name::parse);
-                if let (Some(kvk_number), Some(name)) = (kvk_number, name) {
-                    subsidiaries.push(Subsidiary { kvk_number, name });
-                }
-            }
-        }
-        Some(_) => faults.push(FieldError::new(
-            "certificate.subsidiaries",
-            "must be an array",
-        )),
-    }
-    match (cb_reference, holder, draft) {
-        (Some(cb_reference), Some(holder), Some(period)) if faults.is_empty() => {
-            Ok(IssueCertificate {
-                cb_reference,
-                holder,
-                subsidiaries,
-                period,
-                replaces,
-            })
-        }
-        _ => Err(faults),
-    }
-}
-
-/// The `period` claim of a renewal.
-pub fn renewal(
-    claims: &Map<String, Value>,
-    number: CertificateNumber,
-) -> Result<RenewCertificate, Vec<FieldError>> {
-    let mut faults = Vec::new();
-    check_envelope(claims, &["period"], &mut faults);
-    let Some(Value::Object(p)) = claims.get("period") else {
-        faults.push(FieldError::new(
-            "period",
-            "is required and must be an object",
-        ));
-        return Err(faults);
-    };
-    let mut r = reader(p, "period", &mut faults);
-    r.only(&PERIOD_FIELDS);
-    let draft = period(&mut r);
-    match draft {
-        Some(period) if faults.is_empty() => Ok(RenewCertificate { number, period }),
-        _ => Err(faults),
-    }
-}
-
-/// `reason` and `effective_at` of a suspension, reinstatement or revocation
-/// (the scheme owner's revocation body has the same two fields).
-pub fn standing(
-    claims: &Map<String, Value>,
-    envelope: bool,
-    number: CertificateNumber,
-    standing: Standing,
-) -> Result<ChangeStanding, Vec<FieldError>> {
-    let mut faults = Vec::new();
-    if envelope {
-        check_envelope(claims, &["reason", "effective_at"], &mut faults);
-    } else {
-        reader(claims, "", &mut faults).only(&["reason", "effective_at"]);
-    }
-    let mut r = reader(claims, "", &mut faults);
-    let reason = r.text("reason", false, |s| Ok(s.to_owned()));
-    let effective_at = r.text("effective_at", false, |s| {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| {
-                InvalidValue::new("must be an RFC 3339 instant, e.g. 2026-05-01T00:00:00Z")
-            })
-    });
-    if faults.is_empty() {
-        Ok(ChangeStanding {
-            number,
-            standing,
-            reason,
-            effective_at,
-        })
-    } else {
-        Err(faults)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::extract::value_as;
+    use serde_json::{Value, json};
 
-    fn claims(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => Map::new(),
+    fn envelope(act: &str, payload: Value) -> Value {
+        let mut claims =
+            json!({"iss": "kiwa", "aud": "pso", "iat": 1, "exp": 2, "jti": "j", "act": act});
+        if let (Value::Object(c), Value::Object(p)) = (&mut claims, payload) {
+            c.extend(p);
         }
+        claims
     }
 
-    fn fields(r: Result<impl std::fmt::Debug, Vec<FieldError>>) -> Vec<String> {
-        r.err()
+    fn fields(claims: Value) -> Vec<String> {
+        value_as::<IssueClaims>(claims)
+            .err()
+            .map(|p| p.errors.into_iter().map(|f| f.field).collect())
             .unwrap_or_default()
-            .into_iter()
-            .map(|f| f.field)
-            .collect()
     }
 
     #[test]
     fn the_api_md_example_issuance_reads() {
-        let c = claims(json!({"iss": "kiwa", "act": "issue", "certificate": {
-            "cb_reference": "KIWA-PSO-2026-0042", "handbook_version": "2.1", "level": "trede_2", "pso30plus": false,
-            "holder": {"kvk_number": "12345678", "name": "Bouwbedrijf De Vries B.V.", "trade_names": ["De Vries Bouw"],
-                       "city": "Utrecht", "province": "Utrecht", "sbi_codes": ["4120"]},
-            "subsidiaries": [{"kvk_number": "87654321", "name": "De Vries Infra B.V."}],
-            "valid_from": "2026-01-15", "valid_until": "2028-01-15", "audit_date": "2025-12-10",
-            "reference_year": 2025, "score_percent": 9.4, "total_fte": 42.5, "replaces": null}}));
-        let issue = issuance(&c).expect("valid");
+        let claims = envelope(
+            "issue",
+            json!({"certificate": {
+            "cbReference": "KIWA-PSO-2026-0042", "handbookVersion": "2.1", "level": "trede_2", "pso30plus": false,
+            "holder": {"kvkNumber": "12345678", "name": "Bouwbedrijf De Vries B.V.", "tradeNames": ["De Vries Bouw"],
+                       "city": "Utrecht", "province": "Utrecht", "sbiCodes": ["4120"]},
+            "subsidiaries": [{"kvkNumber": "87654321", "name": "De Vries Infra B.V."}],
+            "validFrom": "2026-01-15", "validUntil": "2028-01-15", "auditDate": "2025-12-10",
+            "referenceYear": 2025, "scorePercent": 9.4, "totalFte": 42.5, "replaces": null}}),
+        );
+        let issue = value_as::<IssueClaims>(claims).expect("valid").command();
         assert_eq!(issue.holder.kvk_number.as_str(), "12345678");
         assert_eq!(issue.subsidiaries.len(), 1);
         assert_eq!(issue.period.level, Level::Trede2);
     }
 
     #[test]
-    fn every_field_at_fault_is_named() {
-        let c = claims(json!({"extra": 1, "certificate": {
-            "cb_reference": "", "level": "trede_4", "valid_from": "15-01-2026", "audit_date": "2025-12-10",
-            "reference_year": "2025", "handbook_version": "2.1", "valid_untill": "2028-01-15",
-            "holder": {"kvk_number": "1234567", "name": "X", "province": "Vlaanderen", "sbi_codes": ["41"]},
-            "subsidiaries": [{"kvk_number": "abc"}]}}));
+    fn every_field_at_fault_is_named_in_the_contract_s_names() {
+        let claims = envelope(
+            "issue",
+            json!({"extra": 1, "certificate": {
+            "cbReference": "", "level": "trede_4", "validFrom": "15-01-2026", "auditDate": "2025-12-10",
+            "referenceYear": "2025", "handbookVersion": "2.1", "valid_until": "2028-01-15",
+            "holder": {"kvkNumber": "1234567", "name": "X", "province": "Vlaanderen", "sbiCodes": ["41"]},
+            "subsidiaries": [{"kvkNumber": "abc"}]}}),
+        );
+        let mut found = fields(claims);
+        found.sort();
         assert_eq!(
-            fields(issuance(&c)),
+            found,
             [
-                "extra",
-                "certificate.valid_untill",
-                "certificate.cb_reference",
-                "certificate.level",
-                "certificate.valid_from",
-                "certificate.reference_year",
-                "certificate.holder.kvk_number",
+                "certificate.cbReference",
+                "certificate.holder.kvkNumber",
                 "certificate.holder.province",
-                "certificate.holder.sbi_codes[0]",
-                "certificate.subsidiaries[0].kvk_number",
+                "certificate.holder.sbiCodes[0]",
+                "certificate.level",
+                "certificate.referenceYear",
+                "certificate.subsidiaries[0].kvkNumber",
                 "certificate.subsidiaries[0].name",
+                "certificate.validFrom",
+                "certificate.valid_until",
+                "extra",
             ]
         );
-        assert_eq!(fields(issuance(&claims(json!({})))), ["certificate"]);
+        let missing =
+            value_as::<IssueClaims>(envelope("issue", json!({}))).expect_err("no certificate");
+        assert_eq!(missing.errors[0].field, "certificate");
+        let old = value_as::<IssueClaims>(envelope(
+            "issue",
+            json!({"certificate": {"cb_reference": "x"}}),
+        ))
+        .expect_err("old name");
+        assert!(
+            old.errors
+                .iter()
+                .any(|f| f.field == "certificate.cb_reference"
+                    && f.message.ends_with("did you mean cbReference?")),
+            "{:?}",
+            old.errors
+        );
     }
 
     #[test]
     fn standing_changes_read_reason_and_instant() {
-        let n = CertificateNumber::parse("PSO-2026-000001").expect("number");
-        let ok = standing(
-            &claims(json!({"reason": "audit", "effective_at": "2026-05-01T10:00:00Z"})),
-            true,
-            n.clone(),
-            Standing::Suspended,
-        );
+        let ok = value_as::<StandingClaims>(envelope(
+            "suspend",
+            json!({"sub": "PSO-2026-000001", "reason": "audit", "effectiveAt": "2026-05-01T10:00:00Z"}),
+        ));
         assert!(ok.is_ok_and(|c| c.effective_at.is_some()));
-        let bad = standing(
-            &claims(json!({"reason": 5, "effective_at": "yesterday"})),
-            true,
-            n,
-            Standing::Suspended,
-        );
-        assert_eq!(fields(bad), ["reason", "effective_at"]);
+        let bad = value_as::<StandingClaims>(envelope(
+            "suspend",
+            json!({"sub": "PSO-2026-000001", "reason": 5, "effectiveAt": "yesterday"}),
+        ))
+        .expect_err("refused");
+        let mut fields: Vec<&str> = bad.errors.iter().map(|f| f.field.as_str()).collect();
+        fields.sort_unstable();
+        assert_eq!(fields, ["effectiveAt", "reason"]);
+        let blank = value_as::<StandingClaims>(envelope(
+            "revoke",
+            json!({"sub": "PSO-2026-000001", "reason": " \u{3000}\n"}),
+        ))
+        .expect_err("blank reason");
+        assert_eq!(blank.errors[0].field, "reason");
     }
 }

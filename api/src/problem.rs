@@ -14,6 +14,7 @@ pub enum ProblemType {
     NotFound,
     MethodNotAllowed,
     InvalidParameter,
+    MalformedBody,
     ValidationFailed,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -45,10 +46,11 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 31] = [
+    pub const ALL: [ProblemType; 32] = [
         ProblemType::NotFound,
         ProblemType::MethodNotAllowed,
         ProblemType::InvalidParameter,
+        ProblemType::MalformedBody,
         ProblemType::ValidationFailed,
         ProblemType::PayloadTooLarge,
         ProblemType::UnsupportedMediaType,
@@ -91,6 +93,7 @@ impl ProblemType {
                 S::METHOD_NOT_ALLOWED,
             ),
             P::InvalidParameter => ("invalid-parameter", "Invalid parameter", S::BAD_REQUEST),
+            P::MalformedBody => ("malformed-body", "Malformed body", S::BAD_REQUEST),
             P::ValidationFailed => (
                 "validation-failed",
                 "Validation failed",
@@ -234,15 +237,65 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
-#[derive(Serialize)]
-struct ProblemBody<'a> {
+/// The longest `detail` an answer carries (it may quote what was sent).
+const MAX_DETAIL_CHARS: usize = 1000;
+/// The longest field name or message of one fault.
+const MAX_FAULT_CHARS: usize = 500;
+
+/// An RFC 9457 problem, as every refusal of the API is written.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
+pub struct ProblemBody {
+    /// A stable URI reference, `/problems/<slug>`; the catalogue is in the
+    /// description of this document.
     #[serde(rename = "type")]
-    kind: String,
-    title: &'static str,
-    status: u16,
-    detail: &'a str,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    errors: &'a [FieldError],
+    #[schema(
+        example = "/problems/validation-failed",
+        max_length = 64,
+        pattern = "^/problems/[a-z-]+$"
+    )]
+    pub kind: String,
+    #[schema(example = "Validation failed", max_length = 64)]
+    pub title: &'static str,
+    /// The HTTP status.
+    #[schema(example = 422, minimum = 400, maximum = 599)]
+    pub status: u16,
+    /// What went wrong, in words.
+    #[schema(
+        example = "certificate.level must be one of aspirant, basistrede, trede_1, trede_2, trede_3",
+        max_length = 1024
+    )]
+    pub detail: String,
+    /// The fields or parameters at fault (validation and parameter problems).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 50)]
+    pub errors: Vec<FieldFault>,
+}
+
+/// A field or parameter at fault.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FieldFault {
+    /// Its path in the contract's names: `certificate.holder.kvkNumber`,
+    /// `kvkNumbers[3]`, `levelMin`.
+    #[schema(example = "certificate.level", max_length = 512)]
+    pub field: String,
+    /// What it must be.
+    #[schema(
+        example = "must be one of aspirant, basistrede, trede_1, trede_2, trede_3",
+        max_length = 512
+    )]
+    pub message: String,
+}
+
+/// At most `max` characters of `s`, an ellipsis marking a cut.
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut cut: String = s.chars().take(max - 1).collect();
+        cut.push('…');
+        cut
+    }
 }
 
 impl Problem {
@@ -256,20 +309,35 @@ impl Problem {
 
     /// A malformed parameter (query or path), named.
     pub fn parameter(name: &str, message: impl Into<String>) -> Self {
-        let message = message.into();
-        Self {
-            kind: ProblemType::InvalidParameter,
-            detail: format!("{name}: {message}"),
-            errors: vec![FieldError::new(name, message)],
-        }
+        Self::parameters(vec![FieldError::new(name, message)])
+    }
+
+    /// Parameters at fault, each named (at least one).
+    pub fn parameters(errors: Vec<FieldError>) -> Self {
+        Self::faults(ProblemType::InvalidParameter, errors)
     }
 
     /// Fields at fault in a body.
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        Self::faults(ProblemType::ValidationFailed, errors)
+    }
+
+    /// The first fault says it all in `detail`; more are counted there and
+    /// listed in `errors`.
+    fn faults(kind: ProblemType, errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [] => "the request is not valid".to_owned(),
+            [one] => format!("{} {}", one.field, one.message),
+            [first, rest @ ..] => format!(
+                "{} {} (and {} more: see errors)",
+                first.field,
+                first.message,
+                rest.len()
+            ),
+        };
         Self {
-            kind: ProblemType::ValidationFailed,
-            detail: format!("invalid fields: {}", fields.join(", ")),
+            kind,
+            detail,
             errors,
         }
     }
@@ -304,8 +372,16 @@ impl ResponseError for Problem {
             kind: self.kind.uri(),
             title: self.kind.title(),
             status: self.kind.status().as_u16(),
-            detail: &self.detail,
-            errors: &self.errors,
+            detail: clip(&self.detail, MAX_DETAIL_CHARS),
+            errors: self
+                .errors
+                .iter()
+                .take(crate::contract::MAX_FAULTS)
+                .map(|e| FieldFault {
+                    field: clip(&e.field, MAX_FAULT_CHARS),
+                    message: clip(&e.message, MAX_FAULT_CHARS),
+                })
+                .collect(),
         };
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((
@@ -338,7 +414,12 @@ impl From<CoreError> for Problem {
         use ProblemType as P;
         let detail = e.to_string();
         match e {
-            CoreError::Validation(errors) => Problem::validation(errors),
+            CoreError::Validation(errors) => Problem::validation(
+                errors
+                    .into_iter()
+                    .map(|e| FieldError::new(crate::contract::camel_path(&e.field), e.message))
+                    .collect(),
+            ),
             CoreError::CertificateNotFound(_) | CoreError::CertificationBodyNotFound(_) => {
                 Problem::new(P::NotFound, detail)
             }

@@ -10,12 +10,10 @@
 //! No database connection is held while the signature is verified.
 
 use actix_web::HttpRequest;
-use actix_web::http::header;
 use actix_web::web;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
-use futures_util::StreamExt;
 use registry_core::{Accreditation, CbId, CertificateNumber, Provenance, RequestId, SignedRequest};
 use serde_json::{Map, Value};
 
@@ -44,6 +42,14 @@ pub enum Act {
 }
 
 impl Act {
+    pub const ALL: [Act; 5] = [
+        Act::Issue,
+        Act::Renew,
+        Act::Suspend,
+        Act::Reinstate,
+        Act::Revoke,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Act::Issue => "issue",
@@ -74,48 +80,10 @@ fn invalid(detail: impl Into<String>) -> Problem {
     problem(ProblemType::InvalidToken, detail)
 }
 
-/// Reads the body, refusing another media type (415) and more than
-/// `MAX_JWS_BYTES` (413) without reading past the limit.
-pub async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<String, Problem> {
-    let media_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        });
-    if media_type.as_deref() != Some(MEDIA_TYPE) {
-        return Err(problem(
-            ProblemType::UnsupportedMediaType,
-            format!("a signed request is sent as {MEDIA_TYPE} (a compact JWS)"),
-        ));
-    }
-    let too_large = || {
-        problem(
-            ProblemType::PayloadTooLarge,
-            format!("a signed request is at most {MAX_JWS_BYTES} bytes"),
-        )
-    };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_JWS_BYTES) {
-        return Err(too_large());
-    }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| invalid("the body could not be read"))?;
-        if body.len() + chunk.len() > MAX_JWS_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
+/// Reads the body: a compact JWS, `application/jose` (`415` otherwise), at most
+/// `MAX_JWS_BYTES` (`413`), read no further than that.
+pub async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<String, Problem> {
+    let body = crate::extract::read_body(req, payload, MEDIA_TYPE, MAX_JWS_BYTES).await?;
     String::from_utf8(body.to_vec())
         .map(|s| s.trim().to_owned())
         .map_err(|_| invalid("the body is not UTF-8 text"))

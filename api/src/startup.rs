@@ -14,7 +14,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::Config;
 use crate::metrics::{self, Metrics};
 use crate::routes::{
-    self, admin, certificates, certification_bodies, companies, events, health, resource, status,
+    self, CHANGE, READ, READ_WRITE, WRITE, admin, certificates, certification_bodies, companies,
+    events, health, resource, status,
 };
 use crate::state::AppState;
 
@@ -102,7 +103,8 @@ impl Application {
     }
 }
 
-/// `GET /openapi.json`: the OpenAPI 3.1 document, generated from the code.
+/// `GET /v1/openapi.json` (and `/openapi.json`): the OpenAPI 3.1 document,
+/// generated from the code (ADR `/core/publish-openapi`).
 async fn openapi_json() -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok()
         .content_type("application/json")
@@ -134,67 +136,71 @@ pub fn run(
         App::new()
             .app_data(state.clone())
             .app_data(metrics.clone())
-            .app_data(crate::extract::json_config())
             .wrap(from_fn(crate::http_cache::middleware))
             .wrap(from_fn(metrics::observe))
-            .service(resource("/healthz").route(web::get().to(health::healthz)))
-            .service(resource("/readyz").route(web::get().to(health::readyz)))
-            .service(resource("/metrics").route(web::get().to(health::metrics)))
-            .service(resource("/v1/companies").route(web::get().to(companies::list)))
-            .service(resource("/v1/companies/{kvk}").route(web::get().to(companies::get)))
-            .service(resource("/v1/companies/{kvk}/status").route(web::get().to(status::one)))
-            .service(resource("/v1/status/batch").route(web::post().to(status::batch)))
+            .wrap(from_fn(crate::transport::middleware))
+            .service(resource("/healthz", READ).route(web::get().to(health::healthz)))
+            .service(resource("/readyz", READ).route(web::get().to(health::readyz)))
+            .service(resource("/metrics", READ).route(web::get().to(health::metrics)))
+            .service(resource("/v1/companies", READ).route(web::get().to(companies::list)))
+            .service(resource("/v1/companies/{kvk}", READ).route(web::get().to(companies::get)))
+            .service(resource("/v1/companies/{kvk}/status", READ).route(web::get().to(status::one)))
+            .service(resource("/v1/status/batch", WRITE).route(web::post().to(status::batch)))
             .service(
-                resource("/v1/certificates")
+                resource("/v1/certificates", READ_WRITE)
                     .route(web::get().to(certificates::list))
                     .route(web::post().to(certificates::issue)),
             )
-            .service(resource("/v1/certificates/{number}").route(web::get().to(certificates::get)))
             .service(
-                resource("/v1/certificates/{number}/events")
+                resource("/v1/certificates/{number}", READ).route(web::get().to(certificates::get)),
+            )
+            .service(
+                resource("/v1/certificates/{number}/events", READ)
                     .route(web::get().to(certificates::events)),
             )
             .service(
-                resource("/v1/certificates/{number}/renewals")
+                resource("/v1/certificates/{number}/renewals", WRITE)
                     .route(web::post().to(certificates::renew)),
             )
             .service(
-                resource("/v1/certificates/{number}/suspension")
+                resource("/v1/certificates/{number}/suspension", WRITE)
                     .route(web::post().to(certificates::suspend)),
             )
             .service(
-                resource("/v1/certificates/{number}/reinstatement")
+                resource("/v1/certificates/{number}/reinstatement", WRITE)
                     .route(web::post().to(certificates::reinstate)),
             )
             .service(
-                resource("/v1/certificates/{number}/revocation")
+                resource("/v1/certificates/{number}/revocation", WRITE)
                     .route(web::post().to(certificates::revoke)),
             )
             .service(
-                resource("/v1/certification-bodies")
+                resource("/v1/certification-bodies", READ)
                     .route(web::get().to(certification_bodies::list)),
             )
             .service(
-                resource("/v1/certification-bodies/{id}")
+                resource("/v1/certification-bodies/{id}", READ)
                     .route(web::get().to(certification_bodies::get)),
             )
-            .service(resource("/v1/events").route(web::get().to(events::feed)))
+            .service(resource("/v1/events", READ).route(web::get().to(events::feed)))
             .service(
-                resource("/v1/admin/certification-bodies").route(web::post().to(admin::accredit)),
+                resource("/v1/admin/certification-bodies", WRITE)
+                    .route(web::post().to(admin::accredit)),
             )
             .service(
-                resource("/v1/admin/certification-bodies/{id}")
+                resource("/v1/admin/certification-bodies/{id}", CHANGE)
                     .route(web::patch().to(admin::change)),
             )
             .service(
-                resource("/v1/admin/certificates/{number}/revocation")
+                resource("/v1/admin/certificates/{number}/revocation", WRITE)
                     .route(web::post().to(admin::revoke)),
             )
-            .service(resource("/openapi.json").route(web::get().to(openapi_json)))
+            .service(resource("/v1/openapi.json", READ).route(web::get().to(openapi_json)))
+            .service(resource("/openapi.json", READ).route(web::get().to(openapi_json)))
             .service(web::redirect("/docs", "/docs/"))
             .service(
                 SwaggerUi::new("/docs/{_:.*}")
-                    .config(utoipa_swagger_ui::Config::from("/openapi.json")),
+                    .config(utoipa_swagger_ui::Config::from("/v1/openapi.json")),
             )
             .default_service(web::to(routes::not_found))
     })

@@ -1,68 +1,90 @@
-//! What the API shows: JSON views of the core's types. Rows, domain types and
+//! What the API shows: JSON views of the core's types, in the contract's
+//! camelCase names, every value typed by its schema in `crate::schema` (enums
+//! for every list, patterns and bounds for every text). Rows, domain types and
 //! views are three things; conversions happen here, explicitly.
 
-use registry_core::Company;
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, NaiveDate, Utc};
+use registry_core::{
+    Accreditation, CbId, CbReference, CertificateNumber, CertificateStatus, Company, CompanyStatus,
+    EventKind, KvkNumber, Level, Name, Province, SbiCode, Standing,
+};
+use serde::Serialize;
+
+use crate::keys::{Jwk, JwkSet};
+use crate::schema::{
+    AccreditationSchema, CbIdSchema, CbReferenceSchema, CertificateNumberSchema,
+    CertificateStatusSchema, CompactJwsSchema, CompanyStatusSchema, DateSchema, EventKindSchema,
+    HandbookVersionSchema, InstantSchema, JwksUriSchema, KidSchema, KvkNumberSchema, LevelSchema,
+    NameSchema, ProvinceSchema, SbiCodeSchema, StandingSchema,
+};
+
+/// An instant as the API writes it: RFC 3339 in UTC.
+pub fn instant(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
 
 /// A company as the register knows it.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct CompanyView {
-    /// The KvK number: exactly 8 digits.
-    #[schema(example = "12345678", pattern = "^[0-9]{8}$")]
-    pub kvk_number: String,
-    #[schema(example = "Bouwbedrijf De Vries B.V.")]
-    pub name: String,
-    #[schema(example = json!(["De Vries Bouw"]))]
-    pub trade_names: Vec<String>,
-    #[schema(example = "Utrecht")]
-    pub city: Option<String>,
-    /// One of the 12 provinces, by its official name.
-    #[schema(example = "Utrecht")]
-    pub province: Option<String>,
-    /// SBI sector codes (4 or 5 digits).
-    #[schema(example = json!(["4120"]))]
-    pub sbi_codes: Vec<String>,
+    #[schema(value_type = KvkNumberSchema)]
+    pub kvk_number: KvkNumber,
+    #[schema(value_type = NameSchema)]
+    pub name: Name,
+    #[schema(value_type = Vec<NameSchema>, max_items = 50)]
+    pub trade_names: Vec<Name>,
+    #[schema(value_type = Option<NameSchema>)]
+    pub city: Option<Name>,
+    #[schema(value_type = Option<ProvinceSchema>)]
+    pub province: Option<Province>,
+    #[schema(value_type = Vec<SbiCodeSchema>, max_items = 50)]
+    pub sbi_codes: Vec<SbiCode>,
 }
 
 impl From<Company> for CompanyView {
     fn from(c: Company) -> Self {
         Self {
-            kvk_number: c.kvk_number.into(),
-            name: c.name.into(),
-            trade_names: c.trade_names.into_iter().map(String::from).collect(),
-            city: c.city.map(String::from),
-            province: c.province.map(|p| p.name().to_owned()),
-            sbi_codes: c.sbi_codes.into_iter().map(String::from).collect(),
+            kvk_number: c.kvk_number,
+            name: c.name,
+            trade_names: c.trade_names,
+            city: c.city,
+            province: c.province,
+            sbi_codes: c.sbi_codes,
         }
     }
 }
 
-/// An instant as the API writes it: RFC 3339 in UTC.
-pub fn instant(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-}
-
 /// A validity period.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct PeriodView {
-    /// `aspirant`, `basistrede`, `trede_1`, `trede_2` or `trede_3`.
-    #[schema(example = "trede_2")]
-    pub level: String,
+    #[schema(value_type = LevelSchema)]
+    pub level: Level,
     pub pso30plus: bool,
-    pub valid_from: chrono::NaiveDate,
+    /// The first day (from its start, Europe/Amsterdam).
+    #[schema(value_type = DateSchema)]
+    pub valid_from: NaiveDate,
     /// Exclusive: the period ends at the start of this day (Europe/Amsterdam).
-    pub valid_until: chrono::NaiveDate,
-    pub audit_date: chrono::NaiveDate,
+    #[schema(value_type = DateSchema)]
+    pub valid_until: NaiveDate,
+    #[schema(value_type = DateSchema)]
+    pub audit_date: NaiveDate,
+    #[schema(minimum = 1900, maximum = 9999)]
     pub reference_year: i32,
+    #[schema(value_type = HandbookVersionSchema)]
     pub handbook_version: String,
+    /// Weighted target-group FTE over total FTE, in percent.
+    #[schema(minimum = 0, maximum = 100)]
     pub score_percent: Option<f64>,
+    /// Total FTE of the organisation in the reference year.
+    #[schema(exclusive_minimum = 0, exclusive_maximum = 10000000)]
     pub total_fte: Option<f64>,
 }
 
 impl From<&registry_core::Period> for PeriodView {
     fn from(p: &registry_core::Period) -> Self {
         Self {
-            level: p.level().as_str().to_owned(),
+            level: p.level(),
             pso30plus: p.pso30plus(),
             valid_from: p.valid_from(),
             valid_until: p.valid_until(),
@@ -76,91 +98,107 @@ impl From<&registry_core::Period> for PeriodView {
 }
 
 /// A legal entity a certificate covers.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct CoveredView {
-    pub kvk_number: String,
-    pub name: String,
+    #[schema(value_type = KvkNumberSchema)]
+    pub kvk_number: KvkNumber,
+    #[schema(value_type = NameSchema)]
+    pub name: Name,
+    /// The holder, as opposed to a subsidiary.
     pub main_applicant: bool,
 }
 
 /// A suspension, reinstatement, revocation or supersession.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct StandingChangeView {
-    pub standing: String,
+    #[schema(value_type = StandingSchema)]
+    pub standing: Standing,
+    #[schema(value_type = InstantSchema)]
     pub effective_at: String,
 }
 
 /// A certificate, with its current status and every period.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct CertificateView {
-    #[schema(example = "PSO-2026-000042")]
-    pub number: String,
-    pub scheme: String,
-    /// The certificate's own status now: `active`, `suspended`, `revoked`,
-    /// `expired`, `not_yet_valid` or `superseded`.
-    #[schema(example = "active")]
-    pub status: String,
-    pub certification_body: String,
-    pub cb_reference: String,
-    /// Level, PSO 30+ and dates of the period in effect now (or the last one).
-    pub level: String,
+    #[schema(value_type = CertificateNumberSchema)]
+    pub number: CertificateNumber,
+    /// The scheme: `pso`.
+    #[schema(example = "pso", max_length = 16, pattern = "^[a-z0-9]+$")]
+    pub scheme: &'static str,
+    /// The certificate's own status now.
+    #[schema(value_type = CertificateStatusSchema)]
+    pub status: CertificateStatus,
+    #[schema(value_type = CbIdSchema)]
+    pub certification_body: CbId,
+    #[schema(value_type = CbReferenceSchema)]
+    pub cb_reference: CbReference,
+    /// Level of the period in effect now (or the last one).
+    #[schema(value_type = LevelSchema)]
+    pub level: Level,
     pub pso30plus: bool,
-    pub valid_from: chrono::NaiveDate,
-    pub valid_until: chrono::NaiveDate,
+    #[schema(value_type = DateSchema)]
+    pub valid_from: NaiveDate,
+    /// Exclusive.
+    #[schema(value_type = DateSchema)]
+    pub valid_until: NaiveDate,
     pub holder: CompanyView,
+    /// Every legal entity covered, the holder first.
+    #[schema(max_items = 51)]
     pub covered: Vec<CoveredView>,
-    pub replaces: Option<String>,
+    /// The certificate this one replaced (it was superseded from this one's start).
+    #[schema(value_type = Option<CertificateNumberSchema>)]
+    pub replaces: Option<CertificateNumber>,
+    #[schema(value_type = InstantSchema)]
     pub issued_at: String,
+    /// Oldest first.
+    #[schema(max_items = 10000)]
     pub periods: Vec<PeriodView>,
+    /// Oldest first.
+    #[schema(max_items = 10000)]
     pub standing_changes: Vec<StandingChangeView>,
 }
 
 impl CertificateView {
-    pub fn new(c: registry_core::Certificate, now: chrono::DateTime<chrono::Utc>) -> Self {
-        let current = c
-            .period_at(now)
-            .or(c.history.periods.last())
-            .map(PeriodView::from);
-        let (level, pso30plus, valid_from, valid_until) = match &current {
-            Some(p) => (p.level.clone(), p.pso30plus, p.valid_from, p.valid_until),
-            None => (
-                String::new(),
-                false,
-                chrono::NaiveDate::MIN,
-                chrono::NaiveDate::MIN,
-            ),
-        };
+    pub fn new(c: registry_core::Certificate, now: DateTime<Utc>) -> Self {
+        let status = c.status_at(now);
+        // The period in effect now, else the last one. A certificate has at
+        // least one period (issued with it, in one transaction).
+        let current = c.period_at(now).or(c.history.periods.last());
+        let (level, pso30plus, valid_from, valid_until) = current.map_or(
+            (Level::Aspirant, false, NaiveDate::MIN, NaiveDate::MIN),
+            |p| (p.level(), p.pso30plus(), p.valid_from(), p.valid_until()),
+        );
+        let history = c.history;
         Self {
-            number: c.number().as_str().to_owned(),
-            scheme: c.scheme.as_str().to_owned(),
-            status: c.status_at(now).as_str().to_owned(),
-            certification_body: c.history.certification_body.as_str().to_owned(),
-            cb_reference: c.cb_reference.as_str().to_owned(),
+            number: history.number,
+            scheme: c.scheme.as_str(),
+            status,
+            certification_body: history.certification_body,
+            cb_reference: c.cb_reference,
             level,
             pso30plus,
             valid_from,
             valid_until,
             covered: c
                 .covered
-                .iter()
+                .into_iter()
                 .map(|cv| CoveredView {
-                    kvk_number: cv.kvk_number.as_str().to_owned(),
-                    name: cv.name.as_str().to_owned(),
+                    kvk_number: cv.kvk_number,
+                    name: cv.name,
                     main_applicant: cv.main_applicant,
                 })
                 .collect(),
-            replaces: c.replaces.as_ref().map(|n| n.as_str().to_owned()),
+            replaces: c.replaces,
             issued_at: instant(c.issued_at),
-            periods: c.history.periods.iter().map(PeriodView::from).collect(),
-            standing_changes: c
-                .history
+            periods: history.periods.iter().map(PeriodView::from).collect(),
+            standing_changes: history
                 .standing_changes
                 .iter()
                 .map(|s| StandingChangeView {
-                    standing: serde_json::to_value(s.standing)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
+                    standing: s.standing,
                     effective_at: instant(s.effective_at),
                 })
                 .collect(),
@@ -170,80 +208,133 @@ impl CertificateView {
 }
 
 /// One event of the log, with the signed request behind it.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct EventView {
+    /// Strictly increasing, never reused, never reordered.
+    #[schema(minimum = 1, maximum = 9007199254740991_i64)]
     pub seq: i64,
-    pub kind: String,
-    pub certificate_number: Option<String>,
-    pub certification_body: Option<String>,
+    #[schema(value_type = EventKindSchema)]
+    pub kind: EventKind,
+    #[schema(value_type = Option<CertificateNumberSchema>)]
+    pub certificate_number: Option<CertificateNumber>,
+    #[schema(value_type = Option<CbIdSchema>)]
+    pub certification_body: Option<CbId>,
+    /// When the change takes effect.
+    #[schema(value_type = InstantSchema)]
     pub effective_at: String,
+    /// When the register recorded it.
+    #[schema(value_type = InstantSchema)]
     pub recorded_at: String,
+    /// What changed (the new period, the reason, the keys added and retired, …),
+    /// in the contract's names.
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,
     /// The CB's compact JWS, verbatim: verify it with the CB's published keys.
+    #[schema(value_type = Option<CompactJwsSchema>)]
     pub evidence: Option<String>,
+}
+
+/// A stored event detail (snake_case, as the core records it) in the
+/// contract's names: object keys in camelCase, at every depth.
+fn camel_keys(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(o) => serde_json::Value::Object(
+            o.into_iter()
+                .map(|(k, v)| (crate::contract::camel_case(&k), camel_keys(v)))
+                .collect(),
+        ),
+        serde_json::Value::Array(a) => {
+            serde_json::Value::Array(a.into_iter().map(camel_keys).collect())
+        }
+        other => other,
+    }
 }
 
 impl From<registry_core::Event> for EventView {
     fn from(e: registry_core::Event) -> Self {
         Self {
             seq: e.seq,
-            kind: e.kind.as_str().to_owned(),
-            certificate_number: e.certificate_number.map(String::from),
-            certification_body: e.certification_body.map(String::from),
+            kind: e.kind,
+            certificate_number: e.certificate_number,
+            certification_body: e.certification_body,
             effective_at: instant(e.effective_at),
             recorded_at: instant(e.recorded_at),
-            detail: e.detail,
+            detail: camel_keys(e.detail),
             evidence: e.evidence,
         }
     }
 }
 
+/// Whether a key verifies new requests.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    /// Verifies new requests.
+    Current,
+    /// Verifies only what was signed before it was retired.
+    Retired,
+}
+
 /// A key of a certification body, current or retired.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct KeyStatusView {
+    #[schema(value_type = KidSchema)]
     pub kid: String,
-    /// `current` (verifies new requests) or `retired` (only old evidence).
-    pub status: String,
+    pub status: KeyStatus,
+    #[schema(value_type = InstantSchema)]
     pub first_seen: String,
+    #[schema(value_type = Option<InstantSchema>)]
     pub retired_at: Option<String>,
 }
 
 /// A certification body: accreditation, and its keys as a JWK set (current and
 /// retired), so that anyone can verify the evidence it signed.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct CertificationBodyView {
-    pub id: String,
+    #[schema(value_type = CbIdSchema)]
+    pub id: CbId,
+    #[schema(value_type = NameSchema)]
     pub name: String,
-    pub accreditation: String,
+    #[schema(value_type = AccreditationSchema)]
+    pub accreditation: Accreditation,
+    #[schema(value_type = Option<JwksUriSchema>)]
     pub jwks_uri: Option<String>,
-    /// Every key the CB ever had (current and retired), as a JWK set.
-    #[schema(value_type = Object, example = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "kiwa-2026"}]}))]
-    pub jwks: serde_json::Value,
+    /// Every key the CB ever had (current and retired).
+    pub jwks: JwkSet,
+    #[schema(max_items = 1000)]
     pub keys: Vec<KeyStatusView>,
+    #[schema(value_type = InstantSchema)]
     pub created_at: String,
+    #[schema(value_type = InstantSchema)]
     pub updated_at: String,
 }
 
 impl From<registry_core::CertificationBody> for CertificationBodyView {
     fn from(b: registry_core::CertificationBody) -> Self {
-        let jwks: Vec<serde_json::Value> = b
+        let keys: Vec<Jwk> = b
             .keys
             .iter()
-            .filter_map(|k| serde_json::from_str(&k.jwk).ok())
+            .filter_map(|k| Jwk::from_stored(&k.jwk))
             .collect();
         Self {
-            id: b.id.as_str().to_owned(),
+            id: b.id,
             name: b.name,
-            accreditation: b.accreditation.as_str().to_owned(),
+            accreditation: b.accreditation,
             jwks_uri: b.jwks_uri,
-            jwks: serde_json::json!({ "keys": jwks }),
+            jwks: JwkSet { keys },
             keys: b
                 .keys
                 .iter()
                 .map(|k| KeyStatusView {
                     kid: k.kid.clone(),
-                    status: if k.is_current() { "current" } else { "retired" }.to_owned(),
+                    status: if k.is_current() {
+                        KeyStatus::Current
+                    } else {
+                        KeyStatus::Retired
+                    },
                     first_seen: instant(k.first_seen),
                     retired_at: k.retired_at.map(instant),
                 })
@@ -254,36 +345,42 @@ impl From<registry_core::CertificationBody> for CertificationBodyView {
     }
 }
 
-/// A company's standing on the day asked about (now, or `valid_on`).
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+/// A company's standing on the day asked about (now, or `validOn`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct StandingView {
-    /// `active`, `suspended`, `revoked`, `expired`, `not_yet_valid` or `not_certified`.
-    pub status: String,
+    #[schema(value_type = CompanyStatusSchema)]
+    pub status: CompanyStatus,
     pub certified: bool,
-    pub level: Option<String>,
+    #[schema(value_type = Option<LevelSchema>)]
+    pub level: Option<Level>,
     pub pso30plus: bool,
-    pub certificate_number: Option<String>,
-    pub certification_body: Option<String>,
+    #[schema(value_type = Option<CertificateNumberSchema>)]
+    pub certificate_number: Option<CertificateNumber>,
+    #[schema(value_type = Option<CbIdSchema>)]
+    pub certification_body: Option<CbId>,
     /// The end (exclusive) of the period in effect.
-    pub valid_until: Option<chrono::NaiveDate>,
+    #[schema(value_type = Option<DateSchema>)]
+    pub valid_until: Option<NaiveDate>,
 }
 
 impl From<registry_core::StatusAnswer> for StandingView {
     fn from(a: registry_core::StatusAnswer) -> Self {
         Self {
-            status: a.status.as_str().to_owned(),
+            status: a.status,
             certified: a.certified,
-            level: a.level.map(|l| l.as_str().to_owned()),
+            level: a.level,
             pso30plus: a.pso30plus,
-            certificate_number: a.certificate_number.map(String::from),
-            certification_body: a.certification_body.map(String::from),
+            certificate_number: a.certificate_number,
+            certification_body: a.certification_body,
             valid_until: a.valid_until,
         }
     }
 }
 
 /// A company found by a search, with its standing.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct CompanyHitView {
     #[serde(flatten)]
     pub company: CompanyView,
@@ -301,11 +398,13 @@ impl From<registry_core::CompanyHit> for CompanyHitView {
 
 /// One company, its standing now, and every certificate that covers it, the one
 /// that speaks for it first.
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct CompanyDetailView {
     #[serde(flatten)]
     pub company: CompanyView,
     pub standing: StandingView,
+    #[schema(max_items = 10000)]
     pub certificates: Vec<CertificateView>,
 }
 

@@ -19,6 +19,9 @@ use crate::validation::InvalidValue;
 pub struct CertificateNumber(String);
 
 impl CertificateNumber {
+    /// What `parse` accepts, as a regular expression (for the API's contract).
+    pub const PATTERN: &'static str = "^[A-Z0-9]{2,10}-[0-9]{4}-[0-9]{6,18}$";
+
     /// The number for the `serial`-th certificate of `prefix`, issued in `year`.
     pub fn assign(prefix: &str, year: i32, serial: i64) -> Self {
         Self(format!("{prefix}-{year:04}-{serial:06}"))
@@ -86,6 +89,9 @@ impl fmt::Display for CertificateNumber {
 pub struct CbReference(String);
 
 impl CbReference {
+    /// What `parse` accepts, as a regular expression (for the API's contract).
+    pub const PATTERN: &'static str = "^[!-~]{1,100}$";
+
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
         let ok = !s.is_empty() && s.len() <= 100 && s.bytes().all(|b| b.is_ascii_graphic());
         if ok {
@@ -132,6 +138,15 @@ pub enum CertificateStatus {
 }
 
 impl CertificateStatus {
+    pub const ALL: [CertificateStatus; 6] = [
+        CertificateStatus::NotYetValid,
+        CertificateStatus::Active,
+        CertificateStatus::Suspended,
+        CertificateStatus::Expired,
+        CertificateStatus::Revoked,
+        CertificateStatus::Superseded,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CertificateStatus::NotYetValid => "not_yet_valid",
@@ -152,6 +167,24 @@ pub enum Standing {
     Reinstated,
     Revoked,
     Superseded,
+}
+
+impl Standing {
+    pub const ALL: [Standing; 4] = [
+        Standing::Suspended,
+        Standing::Reinstated,
+        Standing::Revoked,
+        Standing::Superseded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Standing::Suspended => "suspended",
+            Standing::Reinstated => "reinstated",
+            Standing::Revoked => "revoked",
+            Standing::Superseded => "superseded",
+        }
+    }
 }
 
 /// A standing change and the instant it takes effect.

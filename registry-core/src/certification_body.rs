@@ -14,6 +14,9 @@ use crate::validation::InvalidValue;
 pub struct CbId(String);
 
 impl CbId {
+    /// What `parse` accepts, as a regular expression (for the API's contract).
+    pub const PATTERN: &'static str = "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$";
+
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
         let b = s.as_bytes();
         let allowed = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-';
@@ -62,6 +65,12 @@ pub enum Accreditation {
 }
 
 impl Accreditation {
+    pub const ALL: [Accreditation; 3] = [
+        Accreditation::Active,
+        Accreditation::Suspended,
+        Accreditation::Withdrawn,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Accreditation::Active => "active",
@@ -71,14 +80,10 @@ impl Accreditation {
     }
 
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        match s {
-            "active" => Ok(Accreditation::Active),
-            "suspended" => Ok(Accreditation::Suspended),
-            "withdrawn" => Ok(Accreditation::Withdrawn),
-            _ => Err(InvalidValue::new(
-                "must be one of active, suspended, withdrawn",
-            )),
-        }
+        Accreditation::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| InvalidValue::new("must be one of active, suspended, withdrawn"))
     }
 }
 
@@ -94,6 +99,8 @@ pub struct PublicKey {
 impl PublicKey {
     /// Longest `kid` accepted.
     pub const MAX_KID_LEN: usize = 200;
+    /// The `kid`s `new` accepts, as a regular expression (for the API's contract).
+    pub const KID_PATTERN: &'static str = "^[!-~]{1,200}$";
 
     pub fn new(kid: &str, jwk: String) -> Result<Self, InvalidValue> {
         if kid.is_empty()

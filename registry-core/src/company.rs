@@ -16,6 +16,9 @@ use crate::validation::{Faults, FieldError, InvalidValue};
 pub struct KvkNumber(String);
 
 impl KvkNumber {
+    /// What `parse` accepts, as a regular expression (for the API's contract).
+    pub const PATTERN: &'static str = "^[0-9]{8}$";
+
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
         if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Self(s.to_owned()))
@@ -152,6 +155,9 @@ impl fmt::Display for Province {
 pub struct SbiCode(String);
 
 impl SbiCode {
+    /// What `parse` accepts, as a regular expression (for the API's contract).
+    pub const PATTERN: &'static str = "^[0-9]{4,5}$";
+
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
         if (4..=5).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Self(s.to_owned()))
@@ -186,6 +192,13 @@ pub struct Name(String);
 impl Name {
     /// Longest name accepted; the Handelsregister allows 200 characters.
     pub const MAX_CHARS: usize = 200;
+
+    /// What `parse` accepts, as a regular expression over the text as given (for
+    /// the API's contract; with at most `MAX_CHARS` characters): no control
+    /// characters (Unicode Cc), and at least one character that is not white
+    /// space (Unicode White_Space), spelt out by code point so that every regular
+    /// expression engine reads it alike.
+    pub const PATTERN: &'static str = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00-\\x1f\\x7f-\\x9f]*$";
 
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
         let trimmed = s.trim();

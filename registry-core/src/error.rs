@@ -31,7 +31,7 @@ pub enum CoreError {
     #[error("request id already used")]
     Replay,
     /// The same `cb_reference` was issued before with other content.
-    #[error("cb_reference {reference} was issued before as {existing} with other content")]
+    #[error("the reference {reference} was issued before as {existing} with other content")]
     IdempotencyConflict {
         reference: String,
         existing: CertificateNumber,

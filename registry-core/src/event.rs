@@ -100,6 +100,9 @@ pub struct Event {
 pub struct RequestId(String);
 
 impl RequestId {
+    /// What `parse` accepts, as a regular expression (for the API's contract).
+    pub const PATTERN: &'static str = "^[!-~]{1,200}$";
+
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
         if !s.is_empty() && s.len() <= 200 && s.bytes().all(|b| b.is_ascii_graphic()) {
             Ok(Self(s.to_owned()))

@@ -14,6 +14,9 @@ use crate::validation::{FieldError, InvalidValue};
 pub struct HandbookVersion(String);
 
 impl HandbookVersion {
+    /// What `parse` accepts, as a regular expression (for the API's contract).
+    pub const PATTERN: &'static str = "^[A-Za-z0-9.-]{1,16}$";
+
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
         let ok = !s.is_empty()
             && s.len() <= 16
@@ -102,14 +105,17 @@ impl Period {
         let longest = draft.valid_from.checked_add_months(Months::new(months));
         let valid_until = match (draft.valid_until, longest) {
             (Some(until), _) if until <= draft.valid_from => {
-                faults.push(FieldError::new("valid_until", "must be after valid_from"));
+                faults.push(FieldError::new(
+                    "valid_until",
+                    "must be after the first day of the period",
+                ));
                 until
             }
             (Some(until), Some(longest)) if until > longest => {
                 faults.push(FieldError::new(
                     "valid_until",
                     format!(
-                        "must be at most {months} months after valid_from for level {} (at most {longest})",
+                        "must be at most {months} months after the first day of the period for level {} (at most {longest})",
                         draft.level
                     ),
                 ));
@@ -130,7 +136,7 @@ impl Period {
         } else if chrono::Datelike::year(&draft.valid_from) < draft.reference_year {
             faults.push(FieldError::new(
                 "reference_year",
-                "must not be after the year of valid_from",
+                "must not be after the year the period starts",
             ));
         }
         if let Some(p) = draft.score.percent

@@ -109,6 +109,15 @@ pub enum CompanyStatus {
 }
 
 impl CompanyStatus {
+    pub const ALL: [CompanyStatus; 6] = [
+        CompanyStatus::Active,
+        CompanyStatus::Suspended,
+        CompanyStatus::Revoked,
+        CompanyStatus::Expired,
+        CompanyStatus::NotYetValid,
+        CompanyStatus::NotCertified,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CompanyStatus::Active => "active",

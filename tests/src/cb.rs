@@ -103,17 +103,17 @@ impl TestCb {
 /// level and start).
 pub fn certificate(reference: &str, kvk: &str, level: &str, valid_from: &str) -> Value {
     json!({"certificate": {
-        "cb_reference": reference,
-        "handbook_version": "2.1",
+        "cbReference": reference,
+        "handbookVersion": "2.1",
         "level": level,
         "pso30plus": false,
-        "holder": {"kvk_number": kvk, "name": format!("Bedrijf {kvk} B.V."), "trade_names": ["Handelsnaam"],
-                   "city": "Utrecht", "province": "Utrecht", "sbi_codes": ["4120"]},
-        "valid_from": valid_from,
-        "audit_date": "2025-12-10",
-        "reference_year": 2025,
-        "score_percent": 9.4,
-        "total_fte": 42.5
+        "holder": {"kvkNumber": kvk, "name": format!("Bedrijf {kvk} B.V."), "tradeNames": ["Handelsnaam"],
+                   "city": "Utrecht", "province": "Utrecht", "sbiCodes": ["4120"]},
+        "validFrom": valid_from,
+        "auditDate": "2025-12-10",
+        "referenceYear": 2025,
+        "scorePercent": 9.4,
+        "totalFte": 42.5
     }})
 }
 
@@ -193,7 +193,7 @@ impl TestApp {
                     .await,
             )
             .await;
-            let next = body["next_after"].as_i64().expect("next_after");
+            let next = body["nextAfter"].as_i64().expect("nextAfter");
             if next == after {
                 return after;
             }

@@ -175,7 +175,49 @@ pub async fn json(response: reqwest::Response) -> serde_json::Value {
     response.json().await.expect("JSON body")
 }
 
-/// Checks that `response` is a problem of `slug` with `status`, and returns it.
+/// Whether the OpenAPI document declares problem type `slug` at `status` for an
+/// operation on `path` (a concrete path such as `/v1/companies/12345678`; the
+/// methods of one path are taken together). `405` is declared for every path,
+/// `404` for a path no operation has.
+pub fn declared(path: &str, status: u16, slug: &str) -> bool {
+    let document = pso_api::openapi::document_value();
+    if status == 405 {
+        return slug == "method-not-allowed";
+    }
+    let path = path.split('?').next().unwrap_or_default();
+    let segments: Vec<&str> = path.split('/').collect();
+    let matches = |template: &str| {
+        let full = if pso_api::openapi::OPERATIONAL_PATHS.contains(&template) {
+            template.to_owned()
+        } else {
+            format!("{}{template}", pso_api::openapi::BASE_PATH)
+        };
+        let parts: Vec<&str> = full.split('/').collect();
+        parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(&segments)
+                .all(|(t, s)| (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s)
+    };
+    let operations: Vec<&serde_json::Value> = document["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(template, _)| matches(template))
+        .flat_map(|(_, item)| item.as_object().into_iter().flatten().map(|(_, op)| op))
+        .collect();
+    if operations.is_empty() {
+        return status == 404 && slug == "not-found";
+    }
+    operations.iter().any(|op| {
+        op["responses"][status.to_string()]["x-problem-types"]
+            .as_array()
+            .is_some_and(|types| types.iter().any(|t| t == slug))
+    })
+}
+
+/// Checks that `response` is a problem of `slug` with `status`, that the
+/// OpenAPI document declares it for the path, and returns it.
 pub async fn expect_problem(
     response: reqwest::Response,
     status: u16,
@@ -194,8 +236,13 @@ pub async fn expect_problem(
         .unwrap_or_default()
         .to_owned();
     assert_eq!(content_type, "application/problem+json");
+    let path = response.url().path().to_owned();
     let body = json(response).await;
     assert_eq!(body["type"], format!("/problems/{slug}"), "{body}");
+    assert!(
+        declared(&path, status, slug),
+        "the document does not declare {slug} ({status}) for {path}"
+    );
     assert_eq!(body["status"], status, "{body}");
     assert!(
         body["title"].is_string() && body["detail"].is_string(),

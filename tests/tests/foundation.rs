@@ -34,7 +34,7 @@ async fn issue_companies(app: &TestApp, names: &[&str]) {
     for (i, name) in names.iter().enumerate() {
         let kvk = format!("{:08}", 10_000_000 + i);
         let mut payload = certificate(&format!("K-{i}"), &kvk, "trede_1", "2026-01-15");
-        payload["certificate"]["holder"] = serde_json::json!({"kvk_number": kvk, "name": name, "city": "Zwolle", "province": "Overijssel"});
+        payload["certificate"]["holder"] = serde_json::json!({"kvkNumber": kvk, "name": name, "city": "Zwolle", "province": "Overijssel"});
         app.issue(&kiwa, payload).await;
     }
 }
@@ -66,7 +66,7 @@ async fn companies_are_paged_by_name_with_cursor_and_link(app: &TestApp) {
             seen.push(item["name"].as_str().expect("name").to_owned());
             assert_eq!(item["province"], "Overijssel");
         }
-        match body["next_cursor"].as_str() {
+        match body["nextCursor"].as_str() {
             Some(cursor) => {
                 let link = link.expect("a Link header when there is a next page");
                 assert!(link.ends_with("; rel=\"next\""), "{link}");

@@ -92,6 +92,17 @@ async fn every_problem_type_in_the_catalogue_is_produced() {
     .await;
     seen.check(app.get("/v1/events?after=-1").await, "invalid-parameter")
         .await;
+    seen.check(
+        app.client
+            .post(app.url("/v1/status/batch"))
+            .header("content-type", "application/json")
+            .body("{\"kvkNumbers\": [")
+            .send()
+            .await
+            .expect("request"),
+        "malformed-body",
+    )
+    .await;
     let mut bad = certificate("K-3", "123", "trede_2", "2026-01-15");
     bad["certificate"]["level"] = json!("gold");
     seen.check(
@@ -324,7 +335,7 @@ async fn every_problem_type_in_the_catalogue_is_produced() {
 
     let remote = TestCb::ed25519("remote");
     let server = JwksServer::start(json!({"keys": []})).await;
-    let body = json!({"id": "remote", "name": "Remote", "jwks_uri": server.uri});
+    let body = json!({"id": "remote", "name": "Remote", "jwksUri": server.uri});
     assert_eq!(
         app.admin(Method::POST, "/v1/admin/certification-bodies", &body)
             .await

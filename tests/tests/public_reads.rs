@@ -22,22 +22,22 @@ async fn timeline(app: &TestApp) -> (TestCb, String) {
     app.accredit(&kiwa).await;
     let mut payload = certificate("KIWA-1", MAIN, "trede_1", "2026-01-15");
     payload["certificate"]["subsidiaries"] =
-        json!([{"kvk_number": SUBSIDIARY, "name": "Dochter B.V."}]);
+        json!([{"kvkNumber": SUBSIDIARY, "name": "Dochter B.V."}]);
     let number = app.issue(&kiwa, payload).await;
     let sub = Some(number.as_str());
-    let period = json!({"period": {"level": "trede_2", "valid_from": "2028-01-15", "audit_date": "2027-12-01",
-                                   "reference_year": 2027, "handbook_version": "2.1"}});
+    let period = json!({"period": {"level": "trede_2", "validFrom": "2028-01-15", "auditDate": "2027-12-01",
+                                   "referenceYear": 2027, "handbookVersion": "2.1"}});
     let steps = [
         ("renewals", "renew", period),
         (
             "suspension",
             "suspend",
-            json!({"reason": "audit", "effective_at": "2026-06-01T08:00:00Z"}),
+            json!({"reason": "audit", "effectiveAt": "2026-06-01T08:00:00Z"}),
         ),
         (
             "reinstatement",
             "reinstate",
-            json!({"effective_at": "2026-07-01T08:00:00Z"}),
+            json!({"effectiveAt": "2026-07-01T08:00:00Z"}),
         ),
     ];
     for (path, act, payload) in steps {
@@ -93,13 +93,13 @@ async fn the_status_timeline_over_http(app: &TestApp) {
             Some("trede_1"),
         ),
         (
-            "on=2027-06-01&until=2028-06-01&level_min=trede_2",
+            "on=2027-06-01&until=2028-06-01&levelMin=trede_2",
             false,
             "active",
             Some("trede_1"),
         ),
         (
-            "on=2028-01-15&until=2030-01-14&level_min=trede_2",
+            "on=2028-01-15&until=2030-01-14&levelMin=trede_2",
             true,
             "active",
             Some("trede_2"),
@@ -123,11 +123,11 @@ async fn the_status_timeline_over_http(app: &TestApp) {
                 (Some(certified), Some(status_then), level),
                 "{kvk} {query}: {answer}"
             );
-            assert_eq!(answer["kvk_number"], kvk);
-            assert_eq!(answer["certificate_number"], number.as_str());
-            assert_eq!(answer["certification_body"], "kiwa");
+            assert_eq!(answer["kvkNumber"], kvk);
+            assert_eq!(answer["certificateNumber"], number.as_str());
+            assert_eq!(answer["certificationBody"], "kiwa");
             assert!(
-                answer["checked_at"]
+                answer["checkedAt"]
                     .as_str()
                     .is_some_and(|t| t.ends_with('Z'))
             );
@@ -142,13 +142,13 @@ async fn the_status_timeline_over_http(app: &TestApp) {
         answer["until"], "2027-05-31T22:00:00Z",
         "a date for until runs to the end of that day"
     );
-    assert_eq!(answer["valid_until"], "2028-01-15");
+    assert_eq!(answer["validUntil"], "2028-01-15");
     let unknown = status(app, "99999999", "on=2026-06-01").await;
     assert_eq!(
         (unknown["certified"].as_bool(), unknown["status"].as_str()),
         (Some(false), Some("not_certified"))
     );
-    assert_eq!(unknown["certificate_number"], Value::Null);
+    assert_eq!(unknown["certificateNumber"], Value::Null);
     let now = status(app, MAIN, "").await;
     assert_eq!(
         now["status"], "active",
@@ -167,10 +167,7 @@ async fn malformed_status_questions_name_the_parameter(app: &TestApp) {
             "/v1/companies/12345678/status?on=2026-06-01&until=2026-05-31",
             "until",
         ),
-        (
-            "/v1/companies/12345678/status?level_min=trede_4",
-            "level_min",
-        ),
+        ("/v1/companies/12345678/status?levelMin=trede_4", "levelMin"),
     ];
     for (path, parameter) in cases {
         let problem = expect_problem(app.get(path).await, 400, "invalid-parameter").await;
@@ -180,7 +177,7 @@ async fn malformed_status_questions_name_the_parameter(app: &TestApp) {
 
 async fn batch_answers_in_request_order(app: &TestApp) {
     timeline(app).await;
-    let body = json!({"kvk_numbers": ["99999999", MAIN, SUBSIDIARY, MAIN], "on": "2026-03-01", "level_min": "trede_1"});
+    let body = json!({"kvkNumbers": ["99999999", MAIN, SUBSIDIARY, MAIN], "on": "2026-03-01", "levelMin": "trede_1"});
     let response = app
         .client
         .post(app.url("/v1/status/batch"))
@@ -197,7 +194,7 @@ async fn batch_answers_in_request_order(app: &TestApp) {
         .iter()
         .map(|a| {
             (
-                a["kvk_number"].as_str().expect("kvk"),
+                a["kvkNumber"].as_str().expect("kvk"),
                 a["certified"].as_bool().expect("bool"),
             )
         })
@@ -218,7 +215,7 @@ async fn batch_answers_in_request_order(app: &TestApp) {
     let response = app
         .client
         .post(app.url("/v1/status/batch"))
-        .json(&json!({"kvk_numbers": thousand}))
+        .json(&json!({"kvkNumbers": thousand}))
         .send()
         .await
         .expect("request");
@@ -232,13 +229,13 @@ async fn batch_answers_in_request_order(app: &TestApp) {
     let response = app
         .client
         .post(app.url("/v1/status/batch"))
-        .json(&json!({"kvk_numbers": too_many}))
+        .json(&json!({"kvkNumbers": too_many}))
         .send()
         .await
         .expect("request");
     let problem = expect_problem(response, 422, "validation-failed").await;
-    assert_eq!(problem["errors"][0]["field"], "kvk_numbers");
-    let bad = json!({"kvk_numbers": [MAIN, "123"], "until": "later"});
+    assert_eq!(problem["errors"][0]["field"], "kvkNumbers");
+    let bad = json!({"kvkNumbers": [MAIN, "123"], "until": "later"});
     let response = app
         .client
         .post(app.url("/v1/status/batch"))
@@ -253,7 +250,7 @@ async fn batch_answers_in_request_order(app: &TestApp) {
         .iter()
         .map(|e| e["field"].as_str().expect("field"))
         .collect();
-    assert_eq!(fields, ["kvk_numbers[1]", "until"]);
+    assert_eq!(fields, ["kvkNumbers[1]", "until"]);
 }
 
 async fn etags_change_exactly_when_the_representation_does(app: &TestApp) {
@@ -291,7 +288,7 @@ async fn etags_change_exactly_when_the_representation_does(app: &TestApp) {
     assert_eq!(
         b.headers()["etag"],
         status_tag.as_str(),
-        "checked_at alone does not change the tag"
+        "checkedAt alone does not change the tag"
     );
     let revalidated = app
         .client
@@ -306,7 +303,7 @@ async fn etags_change_exactly_when_the_representation_does(app: &TestApp) {
         app,
         "revoke",
         Some(&number),
-        json!({"reason": "fraud", "effective_at": "2026-12-01T00:00:00Z"}),
+        json!({"reason": "fraud", "effectiveAt": "2026-12-01T00:00:00Z"}),
     );
     assert_eq!(
         app.post_jws(&format!("/v1/certificates/{number}/revocation"), &revoke)

@@ -72,8 +72,8 @@ async fn setup(app: &TestApp) -> TestCb {
     app.accredit(&kiwa).await;
     for f in &FIXTURES {
         let mut payload = certificate(&format!("K-{}", f.kvk), f.kvk, f.level, "2026-01-15");
-        payload["certificate"]["holder"] = json!({"kvk_number": f.kvk, "name": f.name, "city": f.city,
-                                                  "province": f.province, "sbi_codes": [f.sbi]});
+        payload["certificate"]["holder"] = json!({"kvkNumber": f.kvk, "name": f.name, "city": f.city,
+                                                  "province": f.province, "sbiCodes": [f.sbi]});
         payload["certificate"]["pso30plus"] = json!(f.level == "trede_3");
         app.issue(&kiwa, payload).await;
     }
@@ -134,25 +134,25 @@ async fn typos_prefixes_and_filters(app: &TestApp) {
     );
     assert_eq!(names(app, "sbi=41").await, ["Bouwbedrijf Jansen"]);
     assert_eq!(
-        names(app, "level_min=trede_2").await,
+        names(app, "levelMin=trede_2").await,
         ["Bouwbedrijf Jansen", "Drukkerij Jansen B.V."]
     );
     assert_eq!(names(app, "pso30plus=true").await, ["Bouwbedrijf Jansen"]);
     assert_eq!(names(app, "kvk=30000003").await, ["Bakkerij De Vries"]);
-    assert_eq!(names(app, "certification_body=kiwa").await.len(), 5);
-    assert!(names(app, "certification_body=normec").await.is_empty());
+    assert_eq!(names(app, "certificationBody=kiwa").await.len(), 5);
+    assert!(names(app, "certificationBody=normec").await.is_empty());
     assert!(
-        names(app, "valid_on=2025-12-01").await.is_empty(),
+        names(app, "validOn=2025-12-01").await.is_empty(),
         "nothing was valid yet"
     );
     assert_eq!(
-        names(app, "valid_on=2025-12-01&status=not_yet_valid")
+        names(app, "validOn=2025-12-01&status=not_yet_valid")
             .await
             .len(),
         5
     );
     assert_eq!(
-        names(app, "q=jansen&province=Utrecht&level_min=trede_1").await,
+        names(app, "q=jansen&province=Utrecht&levelMin=trede_1").await,
         ["Drukkerij Jansen B.V."],
         "combined"
     );
@@ -179,7 +179,7 @@ async fn typos_prefixes_and_filters(app: &TestApp) {
     let hit = json(app.get("/v1/companies?status=suspended").await).await;
     assert_eq!(hit["items"][0]["standing"]["status"], "suspended");
     assert_eq!(
-        hit["items"][0]["standing"]["certificate_number"],
+        hit["items"][0]["standing"]["certificateNumber"],
         number.as_str()
     );
     assert_eq!(names(app, "status=any").await.len(), 5);
@@ -205,8 +205,8 @@ async fn company_detail_lists_its_certificates(app: &TestApp) {
     replacing["certificate"]["replaces"] = json!(old);
     let new = app.issue(&normec, replacing).await;
     let detail = json(app.get("/v1/companies/30000001").await).await;
-    assert_eq!(detail["kvk_number"], "30000001", "{detail}");
-    assert_eq!(detail["standing"]["certificate_number"], new.as_str());
+    assert_eq!(detail["kvkNumber"], "30000001", "{detail}");
+    assert_eq!(detail["standing"]["certificateNumber"], new.as_str());
     let numbers: Vec<&str> = detail["certificates"]
         .as_array()
         .expect("certs")
@@ -225,15 +225,15 @@ async fn unknown_or_malformed_parameters_are_named(app: &TestApp) {
         ("/v1/companies?provnce=Utrecht", "provnce"),
         ("/v1/companies?province=Vlaanderen", "province"),
         ("/v1/companies?q=a", "q"),
-        ("/v1/companies?level_min=top", "level_min"),
+        ("/v1/companies?levelMin=top", "levelMin"),
         ("/v1/companies?pso30plus=yes", "pso30plus"),
         ("/v1/companies?status=sleeping", "status"),
         ("/v1/companies?sbi=4", "sbi"),
         ("/v1/companies?kvk=123", "kvk"),
-        ("/v1/companies?valid_on=2026-02-30", "valid_on"),
+        ("/v1/companies?validOn=2026-02-30", "validOn"),
         (
-            "/v1/companies?certification_body=Kiwa%20NL",
-            "certification_body",
+            "/v1/companies?certificationBody=Kiwa%20NL",
+            "certificationBody",
         ),
         ("/v1/companies?limit=10&limit=20", "limit"),
         ("/v1/certificates?cursor=abc", "cursor"),
@@ -242,11 +242,58 @@ async fn unknown_or_malformed_parameters_are_named(app: &TestApp) {
         ("/v1/events?since=1", "since"),
         ("/v1/companies/12345678/status?date=2026-01-01", "date"),
         ("/v1/certification-bodies?all=1", "all"),
+        ("/v1/companies?city=", "city"),
+        ("/v1/certificates/PSO-2026-000001?x=1", "x"),
     ];
     for (path, parameter) in cases {
         let problem = expect_problem(app.get(path).await, 400, "invalid-parameter").await;
         assert_eq!(problem["errors"][0]["field"], parameter, "{path}");
     }
+    // The names of before the contract's revision are refused, and the new name
+    // is suggested; so is the name a typo meant.
+    for (path, old, new) in [
+        ("/v1/companies?level_min=trede_2", "level_min", "levelMin"),
+        ("/v1/companies?valid_on=2026-06-01", "valid_on", "validOn"),
+        (
+            "/v1/certificates?certification_body=kiwa",
+            "certification_body",
+            "certificationBody",
+        ),
+        (
+            "/v1/companies/12345678/status?level_min=trede_2",
+            "level_min",
+            "levelMin",
+        ),
+        ("/v1/companies?provnce=Utrecht", "provnce", "province"),
+    ] {
+        let problem = expect_problem(app.get(path).await, 400, "invalid-parameter").await;
+        assert_eq!(problem["errors"][0]["field"], old, "{path}");
+        let hint = format!("did you mean {new}?");
+        assert!(
+            problem["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.ends_with(&hint))
+                && problem["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains(&hint)),
+            "{path}: {problem}"
+        );
+    }
+    // Every fault at once.
+    let problem = expect_problem(
+        app.get("/v1/companies?kvk=1&levelMin=gold&limit=0").await,
+        400,
+        "invalid-parameter",
+    )
+    .await;
+    let mut fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["kvk", "levelMin", "limit"]);
 }
 
 async fn a_cursor_walk_sees_every_row_once_while_rows_are_added(app: &TestApp) {
@@ -277,7 +324,7 @@ async fn a_cursor_walk_sees_every_row_once_while_rows_are_added(app: &TestApp) {
                     .as_array()
                     .expect("items")
                     .iter()
-                    .map(|c| c["kvk_number"].as_str().expect("kvk").to_owned()),
+                    .map(|c| c["kvkNumber"].as_str().expect("kvk").to_owned()),
             );
             // Others keep issuing while the walk goes on.
             for _ in 0..2 {

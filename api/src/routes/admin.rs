@@ -6,25 +6,48 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use registry_core::{
-    Accredit, Accreditation, CbId, CertificationBodyChange, FieldError, InvalidValue, KeySource,
+    Accredit, Accreditation, CbId, CertificationBodyChange, ChangeStanding, FieldError, KeySource,
     Name, Provenance, Standing,
 };
-use serde_json::{Map, Value};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use utoipa::ToSchema;
 
 use super::blocking;
 use super::certificates::number;
-use crate::keys::{check_jwks_uri, parse_jwks};
-use crate::payload;
+use super::certification_bodies::cb_id;
+use crate::extract::Json;
+use crate::keys::{JwkSet, check_jwks_uri, parse_jwks};
+use crate::payload::RevocationRequest;
 use crate::problem::{Problem, ProblemType};
+use crate::schema::{
+    AccreditationSchema, CbIdSchema, CertificateNumberSchema, JwksUriSchema, NameSchema,
+};
 use crate::state::AppState;
 use crate::views::{CertificateView, CertificationBodyView};
 
-/// Checks the bearer token in constant time (comparing digests, so neither the
-/// content nor the length of the token leaks through timing). Never logs it.
-fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Problem> {
-    let Some(expected) = &state.config.admin_token else {
+/// The scheme owner, as a request proves to be: the bearer token checked in
+/// constant time (comparing digests, so neither the content nor the length of
+/// the token leaks through timing), never logged. Extracted first, before any
+/// body is read: without the token nothing else is looked at.
+#[derive(Debug)]
+pub struct SchemeOwner;
+
+impl actix_web::FromRequest for SchemeOwner {
+    type Error = Problem;
+    type Future = std::future::Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let expected = req
+            .app_data::<web::Data<AppState>>()
+            .and_then(|state| state.config.admin_token.clone());
+        std::future::ready(authorize(req, expected.as_ref().map(|t| t.expose())))
+    }
+}
+
+fn authorize(req: &HttpRequest, expected: Option<&str>) -> Result<SchemeOwner, Problem> {
+    let Some(expected) = expected else {
         return Err(Problem::not_found(format!("no resource at {}", req.path())));
     };
     let presented = req
@@ -34,10 +57,10 @@ fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Problem> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
     let same: bool = Sha256::digest(presented.as_bytes())
-        .ct_eq(&Sha256::digest(expected.expose().as_bytes()))
+        .ct_eq(&Sha256::digest(expected.as_bytes()))
         .into();
     if same && !presented.is_empty() {
-        Ok(())
+        Ok(SchemeOwner)
     } else {
         Err(Problem::new(
             ProblemType::Unauthorized,
@@ -46,140 +69,143 @@ fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), Problem> {
     }
 }
 
-fn object(body: &Value) -> Result<&Map<String, Value>, Problem> {
-    body.as_object()
-        .ok_or_else(|| Problem::validation(vec![FieldError::new("body", "must be a JSON object")]))
+/// Accredit a certification body: its keys inline (`jwks`) or where it
+/// publishes them (`jwksUri`), never both.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum AccreditRequest {
+    WithKeys(AccreditWithKeys),
+    WithKeysAt(AccreditWithKeysAt),
 }
 
-fn refuse_unknown(body: &Map<String, Value>, allowed: &[&str], faults: &mut Vec<FieldError>) {
-    for key in body.keys().filter(|k| !allowed.contains(&k.as_str())) {
-        faults.push(FieldError::new(
-            key.clone(),
-            "is not a field of this request",
-        ));
-    }
+/// Accredit a certification body with its keys.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccreditWithKeys {
+    #[schema(value_type = CbIdSchema)]
+    pub id: CbId,
+    #[schema(value_type = NameSchema)]
+    pub name: Name,
+    /// Each key public, Ed25519 or P-256, with its own `kid`.
+    pub jwks: JwkSet,
 }
 
-fn string<'a>(
-    body: &'a Map<String, Value>,
-    field: &str,
-    faults: &mut Vec<FieldError>,
-) -> Option<&'a str> {
-    match body.get(field) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        Some(_) => {
-            faults.push(FieldError::new(field, "must be a string"));
-            None
+/// Accredit a certification body that publishes its keys.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccreditWithKeysAt {
+    #[schema(value_type = CbIdSchema)]
+    pub id: CbId,
+    #[schema(value_type = NameSchema)]
+    pub name: Name,
+    /// Fetched at once: a set that cannot be fetched is refused.
+    #[schema(value_type = JwksUriSchema)]
+    pub jwks_uri: String,
+}
+
+/// Change a certification body; what is left out stays. New keys (`jwks`) or a
+/// new address (`jwksUri`), not both; keys no longer listed are retired.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum CertificationBodyPatch {
+    Keys(PatchWithKeys),
+    KeysAt(PatchWithKeysAt),
+    Other(PatchWithoutKeys),
+}
+
+/// Declares a change of a certification body: name and accreditation, and the
+/// given key members.
+macro_rules! patch {
+    ($(#[$doc:meta])* $name:ident { $($members:tt)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Deserialize, ToSchema)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        pub struct $name {
+            #[schema(value_type = Option<NameSchema>)]
+            pub name: Option<Name>,
+            #[schema(value_type = Option<AccreditationSchema>)]
+            pub accreditation: Option<Accreditation>,
+            $($members)*
         }
+    };
+}
+
+patch! {
+    /// A change with a new key set.
+    PatchWithKeys {
+        pub jwks: JwkSet,
     }
 }
 
-/// A string field parsed by `parse`; a fault (not a string, not valid) is
-/// recorded under the field's name.
-fn parsed<T>(
-    body: &Map<String, Value>,
-    field: &str,
-    parse: impl Fn(&str) -> Result<T, InvalidValue>,
-    faults: &mut Vec<FieldError>,
-) -> Option<T> {
-    let raw = string(body, field, faults)?;
-    parse(raw).map_err(|e| faults.push(e.at(field))).ok()
-}
-
-/// As [`parsed`], and recorded as missing when absent.
-fn required<T>(
-    body: &Map<String, Value>,
-    field: &str,
-    parse: impl Fn(&str) -> Result<T, InvalidValue>,
-    faults: &mut Vec<FieldError>,
-) -> Option<T> {
-    if body.get(field).is_none_or(Value::is_null) {
-        faults.push(FieldError::new(field, "is required"));
-        return None;
+patch! {
+    /// A change with a new key set address (fetched at once).
+    PatchWithKeysAt {
+        #[schema(value_type = JwksUriSchema)]
+        pub jwks_uri: String,
     }
-    parsed(body, field, parse, faults)
 }
 
-/// Reads `jwks` or `jwks_uri` (never both); a `jwks_uri` is fetched now, so that
-/// a wrong address is found at once.
+patch! {
+    /// A change of name or accreditation only.
+    PatchWithoutKeys {}
+}
+
+/// Where a CB's keys come from, as asked; a `jwksUri` is fetched now, so that a
+/// wrong address is found at once.
+enum Keys {
+    Inline(JwkSet),
+    At(String),
+}
+
 async fn key_source(
     state: &AppState,
-    id: Option<&CbId>,
-    body: &Map<String, Value>,
-    faults: &mut Vec<FieldError>,
-) -> Option<(KeySource, Option<Vec<registry_core::PublicKey>>)> {
-    let jwks = body.get("jwks").filter(|v| !v.is_null());
-    let uri = string(body, "jwks_uri", faults);
-    match (jwks, uri) {
-        (Some(_), Some(_)) => {
-            faults.push(FieldError::new(
-                "jwks_uri",
-                "give jwks or jwks_uri, not both",
-            ));
-            None
+    id: &CbId,
+    keys: Keys,
+) -> Result<(KeySource, Option<Vec<registry_core::PublicKey>>), Problem> {
+    match keys {
+        Keys::Inline(jwks) => {
+            let value = serde_json::to_value(&jwks).map_err(|_| Problem::internal())?;
+            let keys = parse_jwks(&value, "jwks").map_err(Problem::validation)?;
+            Ok((KeySource::Inline(keys), None))
         }
-        (Some(jwks), None) => match parse_jwks(jwks, "jwks") {
-            Ok(keys) => Some((KeySource::Inline(keys), None)),
-            Err(errors) => {
-                faults.extend(errors);
-                None
-            }
-        },
-        (None, Some(uri)) => {
-            if let Err(e) = check_jwks_uri(uri) {
-                faults.push(FieldError::new("jwks_uri", e));
-                return None;
-            }
-            let fetched = match id {
-                Some(id) => state.keys.fetch_for(id, uri).await,
-                None => state.keys.fetch(uri).await,
-            };
-            match fetched {
-                Ok(keys) => Some((KeySource::Uri(uri.to_owned()), Some(keys))),
-                Err(e) => {
-                    faults.push(FieldError::new("jwks_uri", format!("cannot be used: {e}")));
-                    None
-                }
-            }
+        Keys::At(uri) => {
+            let fault =
+                |message: String| Problem::validation(vec![FieldError::new("jwksUri", message)]);
+            check_jwks_uri(&uri).map_err(fault)?;
+            let keys = state
+                .keys
+                .fetch_for(id, &uri)
+                .await
+                .map_err(|e| fault(format!("cannot be used: {e}")))?;
+            Ok((KeySource::Uri(uri), Some(keys)))
         }
-        (None, None) => None,
     }
 }
 
 /// `POST /v1/admin/certification-bodies`: accredit a CB with `id`, `name`, and
-/// `jwks` or `jwks_uri`; `201`.
+/// `jwks` or `jwksUri`; `201`.
 #[utoipa::path(
     post,
-    path = "/v1/admin/certification-bodies",
+    path = "/admin/certification-bodies",
     tag = "admin",
-    operation_id = "accredit_certification_body",
-    security(("scheme_owner" = [])),
-    request_body(content = crate::openapi::AccreditRequest),
+    operation_id = "accreditCertificationBody",
+    security(("schemeOwner" = [])),
+    request_body(content = AccreditRequest),
     responses(
         (status = 201, description = "Accredited (`active`); `Location` names it.", body = CertificationBodyView),
         crate::openapi::AdminProblems,
     )
 )]
 pub async fn accredit(
-    req: HttpRequest,
-    body: web::Json<Value>,
+    _: SchemeOwner,
     state: web::Data<AppState>,
+    body: Json<AccreditRequest>,
 ) -> Result<HttpResponse, Problem> {
-    authorize(&req, &state)?;
-    let body = object(&body)?;
-    let mut faults = Vec::new();
-    refuse_unknown(body, &["id", "name", "jwks", "jwks_uri"], &mut faults);
-    let id = required(body, "id", CbId::parse, &mut faults);
-    let name = required(body, "name", Name::parse, &mut faults);
-    let keys = key_source(&state, id.as_ref(), body, &mut faults).await;
-    if keys.is_none() && !faults.iter().any(|f| f.field.starts_with("jwks")) {
-        faults.push(FieldError::new("jwks", "give jwks (a JWK set) or jwks_uri"));
-    }
-    let (Some(id), Some(name), Some((keys, fetched)), true) = (id, name, keys, faults.is_empty())
-    else {
-        return Err(Problem::validation(faults));
+    let (id, name, keys) = match body.0 {
+        AccreditRequest::WithKeys(b) => (b.id, b.name, Keys::Inline(b.jwks)),
+        AccreditRequest::WithKeysAt(b) => (b.id, b.name, Keys::At(b.jwks_uri)),
     };
+    let (keys, fetched) = key_source(&state, &id, keys).await?;
     let registry = state.registry.clone();
     let command = Accredit {
         id: id.clone(),
@@ -200,43 +226,37 @@ pub async fn accredit(
 }
 
 /// `PATCH /v1/admin/certification-bodies/{id}`: change `name`, keys (`jwks` or
-/// `jwks_uri`) or `accreditation` (`active`, `suspended`, `withdrawn`).
+/// `jwksUri`) or `accreditation` (`active`, `suspended`, `withdrawn`).
 #[utoipa::path(
     patch,
-    path = "/v1/admin/certification-bodies/{id}",
+    path = "/admin/certification-bodies/{id}",
     tag = "admin",
-    operation_id = "change_certification_body",
-    security(("scheme_owner" = [])),
-    params(("id" = String, Path, description = "The CB's id.")),
-    request_body(content = crate::openapi::CertificationBodyPatch),
+    operation_id = "changeCertificationBody",
+    security(("schemeOwner" = [])),
+    params(("id" = CbIdSchema, Path, description = "The CB's id.")),
+    request_body(content = CertificationBodyPatch),
     responses(
         (status = 200, description = "Changed (keys no longer listed are retired).", body = CertificationBodyView),
         crate::openapi::AdminProblems,
     )
 )]
 pub async fn change(
-    req: HttpRequest,
+    _: SchemeOwner,
     path: web::Path<String>,
-    body: web::Json<Value>,
     state: web::Data<AppState>,
+    body: Json<CertificationBodyPatch>,
 ) -> Result<HttpResponse, Problem> {
-    authorize(&req, &state)?;
-    let id = CbId::parse(&path).map_err(|e| Problem::parameter("id", e.0))?;
-    let body = object(&body)?;
-    let mut faults = Vec::new();
-    refuse_unknown(
-        body,
-        &["name", "jwks", "jwks_uri", "accreditation"],
-        &mut faults,
-    );
-    let name = parsed(body, "name", Name::parse, &mut faults);
-    let accreditation = parsed(body, "accreditation", Accreditation::parse, &mut faults);
-    let keys = key_source(&state, Some(&id), body, &mut faults).await;
-    if !faults.is_empty() {
-        return Err(Problem::validation(faults));
-    }
+    let id = cb_id(&path)?;
+    let (name, accreditation, keys) = match body.0 {
+        CertificationBodyPatch::Keys(b) => (b.name, b.accreditation, Some(Keys::Inline(b.jwks))),
+        CertificationBodyPatch::KeysAt(b) => (b.name, b.accreditation, Some(Keys::At(b.jwks_uri))),
+        CertificationBodyPatch::Other(b) => (b.name, b.accreditation, None),
+    };
     let (keys, fetched) = match keys {
-        Some((k, f)) => (Some(k), f),
+        Some(keys) => {
+            let (source, fetched) = key_source(&state, &id, keys).await?;
+            (Some(source), fetched)
+        }
         None => (None, None),
     };
     let change = CertificationBodyChange {
@@ -258,28 +278,30 @@ pub async fn change(
 /// with a `reason` (and an optional `effective_at`).
 #[utoipa::path(
     post,
-    path = "/v1/admin/certificates/{number}/revocation",
+    path = "/admin/certificates/{number}/revocation",
     tag = "admin",
-    operation_id = "revoke_any_certificate",
-    security(("scheme_owner" = [])),
-    params(("number" = String, Path, description = "A certificate number.")),
-    request_body(content = crate::openapi::RevocationRequest),
+    operation_id = "revokeAnyCertificate",
+    security(("schemeOwner" = [])),
+    params(("number" = CertificateNumberSchema, Path, description = "A certificate number.")),
+    request_body(content = RevocationRequest),
     responses(
         (status = 200, description = "Revoked.", body = CertificateView),
         crate::openapi::AdminProblems,
     )
 )]
 pub async fn revoke(
-    req: HttpRequest,
+    _: SchemeOwner,
     path: web::Path<String>,
-    body: web::Json<Value>,
     state: web::Data<AppState>,
+    body: Json<RevocationRequest>,
 ) -> Result<HttpResponse, Problem> {
-    authorize(&req, &state)?;
     let n = number(&path)?;
-    let body = object(&body)?;
-    let command =
-        payload::standing(body, false, n, Standing::Revoked).map_err(Problem::validation)?;
+    let command = ChangeStanding {
+        number: n,
+        standing: Standing::Revoked,
+        reason: Some(body.0.reason),
+        effective_at: body.0.effective_at,
+    };
     let registry = state.registry.clone();
     let certificate =
         blocking(move || registry.change_standing(command, &Provenance::scheme_owner())).await?;

@@ -3,14 +3,18 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use registry_core::{CertificateNumber, Issued, Standing};
+use registry_core::{CertificateNumber, ChangeStanding, Issued, Standing};
 
-use super::companies::{SEARCH_PARAMETERS, page_response, search_filter, search_page};
+use super::companies::{SearchParams, page_response};
 use super::{blocking, read};
-use crate::paging::Page;
-use crate::payload::{self, prefix_core_error};
+use crate::extract::{Query, value_as};
+use crate::openapi::NoParams;
+use crate::paging::{List, Page};
+use crate::payload::{
+    IssueClaims, ReinstateClaims, RenewClaims, StandingClaims, prefix_core_error,
+};
 use crate::problem::Problem;
-use crate::query::Params;
+use crate::schema::{CertificateNumberSchema, CompactJwsSchema};
 use crate::signed_request::{self, Act};
 use crate::state::AppState;
 use crate::views::{CertificateView, EventView};
@@ -28,12 +32,12 @@ fn render(certificate: registry_core::Certificate) -> CertificateView {
 /// the existing certificate when the same issuance was sent before.
 #[utoipa::path(
     post,
-    path = "/v1/certificates",
+    path = "/certificates",
     tag = "certificates",
-    operation_id = "issue_certificate",
-    request_body(content = String, content_type = "application/jose", description = "A compact JWS signed by the CB, act `issue`; claims: `SignedRequestClaims` with `certificate` (`CertificatePayload`)."),
+    operation_id = "issueCertificate",
+    request_body(content = CompactJwsSchema, content_type = "application/jose", description = "A compact JWS signed by the CB; its claims are `IssueClaims`."),
     responses(
-        (status = 201, description = "Issued; `Location` names it.", body = CertificateView, headers(("Location" = String, description = "/v1/certificates/{number}"))),
+        (status = 201, description = "Issued; `Location` names it.", body = CertificateView),
         (status = 200, description = "The same issuance was sent before: the existing certificate.", body = CertificateView),
         crate::openapi::SignedWriteProblems,
     )
@@ -45,7 +49,7 @@ pub async fn issue(
 ) -> Result<HttpResponse, Problem> {
     let jws = signed_request::read_body(&req, body).await?;
     let verified = signed_request::verify(&state, jws, Act::Issue, None).await?;
-    let command = payload::issuance(&verified.claims).map_err(Problem::validation)?;
+    let command = value_as::<IssueClaims>(verified.claims.into())?.command();
     let registry = state.registry.clone();
     let outcome = blocking(move || {
         registry
@@ -67,11 +71,11 @@ pub async fn issue(
 /// `POST /v1/certificates/{number}/renewals` (act `renew`).
 #[utoipa::path(
     post,
-    path = "/v1/certificates/{number}/renewals",
+    path = "/certificates/{number}/renewals",
     tag = "certificates",
-    operation_id = "renew_certificate",
-    params(("number" = String, Path, description = "The certificate number; the JWS's `sub`.")),
-    request_body(content = String, content_type = "application/jose", description = "A compact JWS, act `renew`, with `period` (`PeriodPayload`)."),
+    operation_id = "renewCertificate",
+    params(("number" = CertificateNumberSchema, Path, description = "The certificate number; the JWS's `sub`.")),
+    request_body(content = CompactJwsSchema, content_type = "application/jose", description = "A compact JWS signed by the CB; its claims are `RenewClaims`."),
     responses(
         (status = 200, description = "The certificate with its new period.", body = CertificateView),
         crate::openapi::SignedWriteProblems,
@@ -86,7 +90,7 @@ pub async fn renew(
     let n = number(&path)?;
     let jws = signed_request::read_body(&req, body).await?;
     let verified = signed_request::verify(&state, jws, Act::Renew, Some(&n)).await?;
-    let command = payload::renewal(&verified.claims, n).map_err(Problem::validation)?;
+    let command = value_as::<RenewClaims>(verified.claims.into())?.command(n);
     let registry = state.registry.clone();
     let certificate = blocking(move || {
         registry
@@ -108,8 +112,19 @@ async fn change_standing(
     let n = number(&path)?;
     let jws = signed_request::read_body(&req, body).await?;
     let verified = signed_request::verify(&state, jws, act, Some(&n)).await?;
-    let command =
-        payload::standing(&verified.claims, true, n, standing).map_err(Problem::validation)?;
+    let (reason, effective_at) = if standing == Standing::Reinstated {
+        let claims = value_as::<ReinstateClaims>(verified.claims.into())?;
+        (claims.reason, claims.effective_at)
+    } else {
+        let claims = value_as::<StandingClaims>(verified.claims.into())?;
+        (Some(claims.reason), claims.effective_at)
+    };
+    let command = ChangeStanding {
+        number: n,
+        standing,
+        reason,
+        effective_at,
+    };
     let registry = state.registry.clone();
     let certificate =
         blocking(move || registry.change_standing(command, &verified.provenance)).await?;
@@ -119,13 +134,13 @@ async fn change_standing(
 /// `POST /v1/certificates/{number}/suspension` (act `suspend`).
 #[utoipa::path(
     post,
-    path = "/v1/certificates/{number}/suspension",
+    path = "/certificates/{number}/suspension",
     tag = "certificates",
-    operation_id = "suspend_certificate",
-    params(("number" = String, Path, description = "The certificate number; the JWS's `sub`.")),
-    request_body(content = String, content_type = "application/jose", description = "A compact JWS, act `suspend`, with `reason` and optionally `effective_at`."),
+    operation_id = "suspendCertificate",
+    params(("number" = CertificateNumberSchema, Path, description = "The certificate number; the JWS's `sub`.")),
+    request_body(content = CompactJwsSchema, content_type = "application/jose", description = "A compact JWS signed by the CB; its claims are `StandingClaims`."),
     responses(
-        (status = 200, description = "Suspended from `effective_at`.", body = CertificateView),
+        (status = 200, description = "Suspended from `effectiveAt`.", body = CertificateView),
         crate::openapi::SignedWriteProblems,
     )
 )]
@@ -141,13 +156,13 @@ pub async fn suspend(
 /// `POST /v1/certificates/{number}/reinstatement` (act `reinstate`).
 #[utoipa::path(
     post,
-    path = "/v1/certificates/{number}/reinstatement",
+    path = "/certificates/{number}/reinstatement",
     tag = "certificates",
-    operation_id = "reinstate_certificate",
-    params(("number" = String, Path, description = "The certificate number; the JWS's `sub`.")),
-    request_body(content = String, content_type = "application/jose", description = "A compact JWS, act `reinstate`, optionally with `reason` and `effective_at`."),
+    operation_id = "reinstateCertificate",
+    params(("number" = CertificateNumberSchema, Path, description = "The certificate number; the JWS's `sub`.")),
+    request_body(content = CompactJwsSchema, content_type = "application/jose", description = "A compact JWS signed by the CB; its claims are `ReinstateClaims`."),
     responses(
-        (status = 200, description = "Reinstated from `effective_at`.", body = CertificateView),
+        (status = 200, description = "Reinstated from `effectiveAt`.", body = CertificateView),
         crate::openapi::SignedWriteProblems,
     )
 )]
@@ -163,13 +178,13 @@ pub async fn reinstate(
 /// `POST /v1/certificates/{number}/revocation` (act `revoke`): terminal.
 #[utoipa::path(
     post,
-    path = "/v1/certificates/{number}/revocation",
+    path = "/certificates/{number}/revocation",
     tag = "certificates",
-    operation_id = "revoke_certificate",
-    params(("number" = String, Path, description = "The certificate number; the JWS's `sub`.")),
-    request_body(content = String, content_type = "application/jose", description = "A compact JWS, act `revoke`, with `reason` and optionally `effective_at`. Terminal."),
+    operation_id = "revokeCertificate",
+    params(("number" = CertificateNumberSchema, Path, description = "The certificate number; the JWS's `sub`.")),
+    request_body(content = CompactJwsSchema, content_type = "application/jose", description = "A compact JWS signed by the CB; its claims are `StandingClaims`."),
     responses(
-        (status = 200, description = "Revoked from `effective_at`.", body = CertificateView),
+        (status = 200, description = "Revoked from `effectiveAt`.", body = CertificateView),
         crate::openapi::SignedWriteProblems,
     )
 )]
@@ -186,19 +201,21 @@ pub async fn revoke(
 /// `status` is the certificate's own (it may also be `superseded`).
 #[utoipa::path(
     get,
-    path = "/v1/certificates",
+    path = "/certificates",
     tag = "search",
-    operation_id = "search_certificates",
-    params(crate::openapi::SearchParams),
+    operation_id = "searchCertificates",
+    params(SearchParams),
     responses(
         (status = 200, description = "A page of certificates; `status` filters on each certificate's own standing.", body = Page<CertificateView>),
         crate::openapi::ReadProblems,
     )
 )]
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
-    let params = Params::parse(&req, &SEARCH_PARAMETERS)?;
-    let filter = search_filter(&params)?;
-    let (limit, after) = search_page(&params)?;
+pub async fn list(
+    req: HttpRequest,
+    Query(params): Query<SearchParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let (filter, limit, after) = params.search()?;
     let registry = state.registry.clone();
     let page = read(&state, move || {
         registry.search_certificates(&filter, after.as_ref(), limit)
@@ -211,21 +228,20 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 /// `GET /v1/certificates/{number}`.
 #[utoipa::path(
     get,
-    path = "/v1/certificates/{number}",
+    path = "/certificates/{number}",
     tag = "certificates",
-    operation_id = "get_certificate",
-    params(("number" = String, Path, description = "A certificate number.", example = "PSO-2026-000042")),
+    operation_id = "getCertificate",
+    params(("number" = CertificateNumberSchema, Path, description = "A certificate number.")),
     responses(
         (status = 200, description = "The certificate: holder, covered KvK numbers, periods, status now.", body = CertificateView),
-        crate::openapi::ReadProblems,
+        crate::openapi::ResourceProblems,
     )
 )]
 pub async fn get(
-    req: HttpRequest,
     path: web::Path<String>,
+    _: Query<NoParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    Params::parse(&req, &[])?;
     let n = number(&path)?;
     let registry = state.registry.clone();
     let certificate = read(&state, move || registry.certificate(&n)).await?;
@@ -235,24 +251,23 @@ pub async fn get(
 /// `GET /v1/certificates/{number}/events`: oldest first, each with its evidence.
 #[utoipa::path(
     get,
-    path = "/v1/certificates/{number}/events",
+    path = "/certificates/{number}/events",
     tag = "certificates",
-    operation_id = "certificate_events",
-    params(("number" = String, Path, description = "A certificate number.", example = "PSO-2026-000042")),
+    operation_id = "certificateEvents",
+    params(("number" = CertificateNumberSchema, Path, description = "A certificate number.")),
     responses(
-        (status = 200, description = "Its events, oldest first, each with the CB's signed request as evidence.", body = crate::openapi::EventList),
-        crate::openapi::ReadProblems,
+        (status = 200, description = "Its events, oldest first, each with the CB's signed request as evidence.", body = List<EventView>),
+        crate::openapi::ResourceProblems,
     )
 )]
 pub async fn events(
-    req: HttpRequest,
     path: web::Path<String>,
+    _: Query<NoParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    Params::parse(&req, &[])?;
     let n = number(&path)?;
     let registry = state.registry.clone();
     let events = read(&state, move || registry.certificate_events(&n)).await?;
     let items: Vec<EventView> = events.into_iter().map(EventView::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(List { items }))
 }

@@ -1,53 +1,59 @@
 //! `GET /v1/certification-bodies[/{id}]`: accreditation and public keys.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use registry_core::CbId;
 
 use super::read;
+use crate::extract::Query;
+use crate::openapi::NoParams;
+use crate::paging::List;
 use crate::problem::Problem;
-use crate::query::Params;
+use crate::schema::CbIdSchema;
 use crate::state::AppState;
 use crate::views::CertificationBodyView;
 
+/// A certification body's id in the path.
+pub fn cb_id(raw: &str) -> Result<CbId, Problem> {
+    CbId::parse(raw).map_err(|e| Problem::parameter("id", e.0))
+}
+
 #[utoipa::path(
     get,
-    path = "/v1/certification-bodies",
+    path = "/certification-bodies",
     tag = "certification-bodies",
-    operation_id = "list_certification_bodies",
+    operation_id = "listCertificationBodies",
     responses(
-        (status = 200, description = "Every certification body, by id.", body = crate::openapi::CertificationBodyList),
+        (status = 200, description = "Every certification body, by id.", body = List<CertificationBodyView>),
         crate::openapi::ReadProblems,
     )
 )]
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
-    Params::parse(&req, &[])?;
+pub async fn list(_: Query<NoParams>, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     let registry = state.registry.clone();
     let bodies = read(&state, move || registry.certification_bodies()).await?;
     let items: Vec<CertificationBodyView> = bodies
         .into_iter()
         .map(CertificationBodyView::from)
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(List { items }))
 }
 
 #[utoipa::path(
     get,
-    path = "/v1/certification-bodies/{id}",
+    path = "/certification-bodies/{id}",
     tag = "certification-bodies",
-    operation_id = "get_certification_body",
-    params(("id" = String, Path, description = "The CB's id.", example = "kiwa")),
+    operation_id = "getCertificationBody",
+    params(("id" = CbIdSchema, Path, description = "The CB's id.")),
     responses(
         (status = 200, description = "Accreditation, and every key (current and retired) as a JWK set.", body = CertificationBodyView),
-        crate::openapi::ReadProblems,
+        crate::openapi::ResourceProblems,
     )
 )]
 pub async fn get(
-    req: HttpRequest,
     path: web::Path<String>,
+    _: Query<NoParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    Params::parse(&req, &[])?;
-    let id = CbId::parse(&path).map_err(|e| Problem::parameter("id", e.0))?;
+    let id = cb_id(&path)?;
     let registry = state.registry.clone();
     let body = read(&state, move || registry.certification_body(&id)).await?;
     Ok(HttpResponse::Ok().json(CertificationBodyView::from(body)))

@@ -6,92 +6,88 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDate;
 use registry_core::time::start_of_day;
 use registry_core::{CbId, KvkNumber, Level, Province, SearchCursor, SearchFilter, SearchStatus};
+use serde::Deserialize;
 
 use super::read;
+use super::status::kvk_number;
+use crate::extract::Query;
 use crate::paging::{self, Page};
 use crate::problem::Problem;
-use crate::query::Params;
+use crate::schema::{
+    CbIdSchema, DateSchema, KvkNumberSchema, LevelSchema, ProvinceSchema, SbiPrefixSchema,
+    SearchStatusSchema,
+};
 use crate::state::AppState;
 use crate::views::{CertificateView, CompanyDetailView, CompanyHitView};
 
-/// The parameters of both searches.
-pub const SEARCH_PARAMETERS: [&str; 12] = [
-    "q",
-    "kvk",
-    "city",
-    "province",
-    "sbi",
-    "level_min",
-    "pso30plus",
-    "status",
-    "certification_body",
-    "valid_on",
-    "cursor",
-    "limit",
-];
-
-/// Reads the search parameters; each fault names its parameter.
-pub fn search_filter(params: &Params) -> Result<SearchFilter, Problem> {
-    let q = params.parsed("q", |v| {
-        let v = v.trim();
-        if v.chars().count() < 2 || v.chars().count() > 100 {
-            Err("must be 2 to 100 characters".to_owned())
-        } else {
-            Ok(v.to_owned())
-        }
-    })?;
-    let at = params
-        .parsed("valid_on", |v| {
-            NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                .ok()
-                .filter(|_| v.len() == 10)
-                .map(start_of_day)
-                .ok_or_else(|| "must be a date: YYYY-MM-DD".to_owned())
-        })?
-        .unwrap_or_else(registry_core::time::now);
-    Ok(SearchFilter {
-        q,
-        kvk: params.parsed("kvk", |v| KvkNumber::parse(v).map_err(|e| e.0))?,
-        city: params.parsed("city", |v| {
-            let v = v.trim();
-            if v.is_empty() || v.chars().count() > 100 {
-                Err("must be 1 to 100 characters".to_owned())
-            } else {
-                Ok(v.to_owned())
-            }
-        })?,
-        province: params.parsed("province", |v| Province::parse(v).map_err(|e| e.0))?,
-        sbi: params.parsed("sbi", |v| {
-            if (2..=5).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()) {
-                Ok(v.to_owned())
-            } else {
-                Err("must be an SBI code or its first digits: 2 to 5 digits".to_owned())
-            }
-        })?,
-        level_min: params.parsed("level_min", |v| Level::parse(v).map_err(|e| e.0))?,
-        pso30plus: params.parsed("pso30plus", |v| match v {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err("must be true or false".to_owned()),
-        })?,
-        status: params
-            .parsed("status", |v| SearchStatus::parse(v).map_err(|e| e.0))?
-            .unwrap_or(SearchStatus::Active),
-        certification_body: params
-            .parsed("certification_body", |v| CbId::parse(v).map_err(|e| e.0))?,
-        at,
-    })
+/// The parameters of both searches. Unknown parameters are refused (`400`).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Name or trade name, typo-tolerant and by prefix; ranks by relevance.
+    /// Words shorter than two characters, legal forms and numbers are not
+    /// searched by. Without it, results are ordered by name.
+    #[param(min_length = 2, max_length = 100, example = "Drukerij")]
+    q: Option<String>,
+    /// A covered KvK number (main applicant or subsidiary).
+    #[param(value_type = Option<KvkNumberSchema>)]
+    kvk: Option<KvkNumber>,
+    /// City, ignoring case and diacritics.
+    #[param(min_length = 1, max_length = 100)]
+    city: Option<String>,
+    #[param(value_type = Option<ProvinceSchema>)]
+    province: Option<Province>,
+    /// An SBI code or its first digits.
+    #[param(value_type = Option<SbiPrefixSchema>)]
+    sbi: Option<String>,
+    /// Certified at this level or higher on the day.
+    #[param(value_type = Option<LevelSchema>)]
+    level_min: Option<Level>,
+    /// Only holders of PSO 30+ (`true`), or only others (`false`).
+    pso30plus: Option<bool>,
+    /// The standing on the day; default `active`.
+    #[param(value_type = Option<SearchStatusSchema>)]
+    status: Option<SearchStatus>,
+    /// Only certificates of this certification body.
+    #[param(value_type = Option<CbIdSchema>)]
+    certification_body: Option<CbId>,
+    /// The day the standing is judged on (from the start of that day,
+    /// Europe/Amsterdam); default now.
+    #[param(value_type = Option<DateSchema>)]
+    valid_on: Option<NaiveDate>,
+    /// Opaque: `nextCursor` of the previous page.
+    #[param(min_length = 1, max_length = 1024)]
+    cursor: Option<String>,
+    /// Items per page.
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    limit: Option<i64>,
 }
 
-/// The page size and position of a search.
-pub fn search_page(params: &Params) -> Result<(i64, Option<SearchCursor>), Problem> {
-    Ok((
-        paging::limit(params.get("limit"))?,
-        paging::decode_cursor(params.get("cursor"))?,
-    ))
+impl SearchParams {
+    /// The filter, the page size and where the page starts.
+    pub fn search(self) -> Result<(SearchFilter, i64, Option<SearchCursor>), Problem> {
+        let after = paging::decode_cursor(self.cursor.as_deref())?;
+        let limit = self.limit.unwrap_or(paging::DEFAULT_LIMIT);
+        let filter = SearchFilter {
+            q: self.q,
+            kvk: self.kvk,
+            city: self.city,
+            province: self.province,
+            sbi: self.sbi,
+            level_min: self.level_min,
+            pso30plus: self.pso30plus,
+            status: self.status.unwrap_or(SearchStatus::Active),
+            certification_body: self.certification_body,
+            at: self
+                .valid_on
+                .map_or_else(registry_core::time::now, start_of_day),
+        };
+        Ok((filter, limit, after))
+    }
 }
 
-/// Renders a page with `next_cursor` and a `Link` to the next page.
+/// Renders a page with `nextCursor` and a `Link` to the next page.
 pub fn page_response<T: serde::Serialize>(
     req: &HttpRequest,
     items: Vec<T>,
@@ -109,19 +105,21 @@ pub fn page_response<T: serde::Serialize>(
 /// `GET /v1/companies`: search, by relevance with `q`, else by name.
 #[utoipa::path(
     get,
-    path = "/v1/companies",
+    path = "/companies",
     tag = "search",
-    operation_id = "search_companies",
-    params(crate::openapi::SearchParams),
+    operation_id = "searchCompanies",
+    params(SearchParams),
     responses(
         (status = 200, description = "A page of companies, each with its standing on the day asked about.", body = Page<CompanyHitView>),
         crate::openapi::ReadProblems,
     )
 )]
-pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
-    let params = Params::parse(&req, &SEARCH_PARAMETERS)?;
-    let filter = search_filter(&params)?;
-    let (limit, after) = search_page(&params)?;
+pub async fn list(
+    req: HttpRequest,
+    Query(params): Query<SearchParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let (filter, limit, after) = params.search()?;
     let registry = state.registry.clone();
     let page = read(&state, move || {
         registry.search_companies(&filter, after.as_ref(), limit)
@@ -135,22 +133,21 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 /// certificate that covers it, current first.
 #[utoipa::path(
     get,
-    path = "/v1/companies/{kvk}",
+    path = "/companies/{kvk}",
     tag = "search",
-    operation_id = "get_company",
-    params(("kvk" = String, Path, description = "A KvK number: 8 digits.", pattern = "^[0-9]{8}$")),
+    operation_id = "getCompany",
+    params(("kvk" = KvkNumberSchema, Path, description = "A KvK number.")),
     responses(
         (status = 200, description = "The company, its standing now, and its certificates, current first.", body = CompanyDetailView),
-        crate::openapi::ReadProblems,
+        crate::openapi::ResourceProblems,
     )
 )]
 pub async fn get(
-    req: HttpRequest,
     path: web::Path<String>,
+    _: Query<crate::openapi::NoParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    Params::parse(&req, &[])?;
-    let kvk = KvkNumber::parse(&path).map_err(|e| Problem::parameter("kvk", e.0))?;
+    let kvk = kvk_number(&path)?;
     let registry = state.registry.clone();
     let target = kvk.clone();
     let detail = read(&state, move || {

@@ -2,40 +2,60 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
 
 use super::read;
-use crate::paging;
+use crate::extract::Query;
+use crate::paging::DEFAULT_LIMIT;
 use crate::problem::Problem;
-use crate::query::Params;
 use crate::state::AppState;
 use crate::views::EventView;
 
+/// The feed's position.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct FeedParams {
+    /// Events after this sequence number (default 0: from the start).
+    #[param(minimum = 0, maximum = 9223372036854775807_i64, default = 0)]
+    after: Option<i64>,
+    /// Events per page.
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    limit: Option<i64>,
+}
+
+/// The change feed's page.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventPage {
+    #[schema(max_items = 500)]
+    items: Vec<EventView>,
+    /// The `after` to ask next: the last `seq` here, or `after` when empty.
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
+    next_after: i64,
+}
+
 /// Events with `seq` greater than `after` (default 0), in `seq` order, at most
-/// `limit`. `next_after` is the `after` to ask next; a `Link` to it comes while
+/// `limit`. `nextAfter` is the `after` to ask next; a `Link` to it comes while
 /// pages are full.
 #[utoipa::path(
     get,
-    path = "/v1/events",
+    path = "/events",
     tag = "feed",
     operation_id = "events",
-    params(crate::openapi::FeedParams),
+    params(FeedParams),
     responses(
-        (status = 200, description = "Events after `after`, `seq` strictly increasing; a `Link` to the next page while pages are full.", body = crate::openapi::EventPage),
+        (status = 200, description = "Events after `after`, `seq` strictly increasing; a `Link` to the next page while pages are full.", body = EventPage),
         crate::openapi::ReadProblems,
     )
 )]
-pub async fn feed(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
-    let params = Params::parse(&req, &["after", "limit"])?;
-    let limit = paging::limit(params.get("limit"))?;
-    let after = match params.get("after") {
-        None => 0,
-        Some(raw) => raw.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            Problem::parameter(
-                "after",
-                "must be a sequence number (a whole number, 0 or more)",
-            )
-        })?,
-    };
+pub async fn feed(
+    req: HttpRequest,
+    Query(params): Query<FeedParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    let after = params.after.unwrap_or(0);
     let registry = state.registry.clone();
     let events = read(&state, move || registry.events(after, limit)).await?;
     let next_after = events.last().map_or(after, |e| e.seq);
@@ -51,5 +71,5 @@ pub async fn feed(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             ),
         ));
     }
-    Ok(response.json(serde_json::json!({ "items": items, "next_after": next_after })))
+    Ok(response.json(EventPage { items, next_after }))
 }

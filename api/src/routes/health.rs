@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, web};
-use serde_json::json;
 
 use super::blocking;
 use crate::metrics::Metrics;
@@ -20,10 +19,29 @@ const READY_TIMEOUT: Duration = Duration::from_secs(1);
     path = "/healthz",
     tag = "operations",
     operation_id = "healthz",
-    responses((status = 200, description = "The process is up.", body = Object, example = json!({"status": "ok"})))
+    responses((status = 200, description = "The process is up.", body = Health))
 )]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// The process is up.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`.
+    #[schema(example = "ok", max_length = 8, pattern = "^ok$")]
+    status: &'static str,
+}
+
+/// The database answers.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ready`.
+    #[schema(example = "ready", max_length = 8, pattern = "^ready$")]
+    status: &'static str,
+    /// `sqlite` or `postgres`.
+    #[schema(example = "sqlite", max_length = 16, pattern = "^(sqlite|postgres)$")]
+    database: &'static str,
 }
 
 /// `GET /readyz`: the database answers; 503 problem when it does not (within a
@@ -34,15 +52,17 @@ pub async fn healthz() -> HttpResponse {
     tag = "operations",
     operation_id = "readyz",
     responses(
-        (status = 200, description = "The database answers.", body = Object, example = json!({"status": "ready", "database": "sqlite"})),
-        (status = 503, description = "The database does not answer within a second (`service-unavailable`).", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The database answers.", body = Readiness),
+        crate::openapi::ReadinessProblems,
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     let registry = state.registry.clone();
     blocking(move || registry.ping(READY_TIMEOUT)).await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({"status": "ready", "database": state.registry.backend().as_str()})))
+    Ok(HttpResponse::Ok().json(Readiness {
+        status: "ready",
+        database: state.registry.backend().as_str(),
+    }))
 }
 
 /// `GET /metrics`: Prometheus text format.
@@ -51,7 +71,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem>
     path = "/metrics",
     tag = "operations",
     operation_id = "metrics",
-    responses((status = 200, description = "Prometheus text: requests by route and status, latency, pool state.", body = String, content_type = "text/plain"))
+    responses((status = 200, description = "Prometheus text: requests by route and status, latency, pool state.", body = crate::schema::MetricsTextSchema, content_type = "text/plain"))
 )]
 pub async fn metrics(state: web::Data<AppState>, metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()

@@ -8,6 +8,8 @@ pub mod events;
 pub mod health;
 pub mod status;
 
+use actix_web::http::Method;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use crate::problem::{Problem, ProblemType};
@@ -48,16 +50,34 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
     Problem::not_found(format!("no resource at {}", req.path())).error_response()
 }
 
-/// A known path with a method it does not declare: 405 problem.
-pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    Problem::new(
-        ProblemType::MethodNotAllowed,
-        format!("{} does not accept {}", req.path(), req.method()),
-    )
-    .error_response()
+/// A resource that takes `allow` (its methods as `Allow` lists them: `HEAD`
+/// comes with `GET`, `OPTIONS` with every resource). `OPTIONS` answers `204`
+/// with `Allow`; another method answers `405` with `Allow` (RFC 9110, 15.5.6).
+pub fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path)
+        .route(web::method(Method::OPTIONS).to(move || async move {
+            HttpResponse::NoContent()
+                .insert_header((header::ALLOW, allow))
+                .finish()
+        }))
+        .default_service(web::to(move |req: HttpRequest| async move {
+            let mut response = Problem::new(
+                ProblemType::MethodNotAllowed,
+                format!("{} takes {allow}, not {}", req.path(), req.method()),
+            )
+            .error_response();
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+            response
+        }))
 }
 
-/// A resource whose undeclared methods answer 405.
-pub fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
-}
+/// What `Allow` says of a resource read with `GET`.
+pub const READ: &str = "GET, HEAD, OPTIONS";
+/// … written with `POST`.
+pub const WRITE: &str = "POST, OPTIONS";
+/// … read with `GET` and written with `POST`.
+pub const READ_WRITE: &str = "GET, HEAD, POST, OPTIONS";
+/// … changed with `PATCH`.
+pub const CHANGE: &str = "PATCH, OPTIONS";

@@ -4,18 +4,23 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use registry_core::time::{end_of_day, start_of_day};
-use registry_core::{FieldError, IntervalEnd, KvkNumber, Level, StatusAnswer, StatusQuery};
+use registry_core::{
+    CbId, CertificateNumber, CompanyStatus, FieldError, IntervalEnd, KvkNumber, Level,
+    StatusAnswer, StatusQuery,
+};
 use serde::{Deserialize, Serialize};
 
 use super::read;
+use crate::extract::{Json, Query};
 use crate::http_cache;
+use crate::paging::List;
 use crate::problem::Problem;
-use crate::query::Params;
+use crate::schema::{
+    CbIdSchema, CertificateNumberSchema, CompanyStatusSchema, DateOrInstantSchema, DateSchema,
+    InstantSchema, KvkNumberSchema, LevelSchema,
+};
 use crate::state::AppState;
 use crate::views::instant;
-
-/// The most KvK numbers one batch may ask about.
-pub const MAX_BATCH: usize = 1000;
 
 /// `on`: a date (the start of that day in Europe/Amsterdam) or an RFC 3339 instant.
 fn parse_on(raw: &str) -> Option<DateTime<Utc>> {
@@ -44,12 +49,12 @@ fn parse_instant(raw: &str) -> Option<DateTime<Utc>> {
         .map(|t| registry_core::time::truncate(t.with_timezone(&Utc)))
 }
 
-/// The question, read from `on`, `until` and `level_min`; each fault names its
-/// parameter (as `field`, or as a member of a batch body).
+/// The question, from `on`, `until` and `levelMin` (each already in its
+/// contract's form); `until` must come after `on`.
 pub fn question(
     on: Option<&str>,
     until: Option<&str>,
-    level_min: Option<&str>,
+    level_min: Option<Level>,
 ) -> Result<StatusQuery, Vec<FieldError>> {
     let mut faults = Vec::new();
     let on = match on {
@@ -71,11 +76,6 @@ pub fn question(
             None
         })
     });
-    let level_min = level_min.and_then(|raw| {
-        Level::parse(raw)
-            .map_err(|e| faults.push(e.at("level_min")))
-            .ok()
-    });
     if let (Some(on), Some(until)) = (on, until)
         && until <= on
     {
@@ -95,27 +95,38 @@ pub fn question(
 }
 
 /// One status answer (API.md, "The status answer").
-#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct StatusView {
-    pub kvk_number: String,
+    #[schema(value_type = KvkNumberSchema)]
+    pub kvk_number: KvkNumber,
     /// The first instant asked about.
+    #[schema(value_type = InstantSchema)]
     pub on: String,
     /// The end of the interval asked about (the interval ends just before it), or
     /// `null` for a single instant.
+    #[schema(value_type = Option<InstantSchema>)]
     pub until: Option<String>,
-    pub level_min: Option<String>,
-    /// Valid (at `level_min` or higher) at every instant asked about.
+    #[schema(value_type = Option<LevelSchema>)]
+    pub level_min: Option<Level>,
+    /// Valid (at `levelMin` or higher) at every instant asked about.
     pub certified: bool,
-    /// `active`, `suspended`, `revoked`, `expired`, `not_yet_valid` or `not_certified`, on `on`.
-    pub status: String,
+    /// The standing on `on`.
+    #[schema(value_type = CompanyStatusSchema)]
+    pub status: CompanyStatus,
     /// The lowest level held over the interval when certified, else the level on `on`.
-    pub level: Option<String>,
+    #[schema(value_type = Option<LevelSchema>)]
+    pub level: Option<Level>,
     pub pso30plus: bool,
-    pub certificate_number: Option<String>,
-    pub certification_body: Option<String>,
+    #[schema(value_type = Option<CertificateNumberSchema>)]
+    pub certificate_number: Option<CertificateNumber>,
+    #[schema(value_type = Option<CbIdSchema>)]
+    pub certification_body: Option<CbId>,
     /// The end (exclusive) of the certificate's period in effect on `on`.
+    #[schema(value_type = Option<DateSchema>)]
     pub valid_until: Option<NaiveDate>,
     /// When the register answered.
+    #[schema(value_type = InstantSchema)]
     pub checked_at: String,
 }
 
@@ -126,38 +137,55 @@ impl StatusView {
             None => None,
         };
         Self {
-            kvk_number: kvk.as_str().to_owned(),
+            kvk_number: kvk.clone(),
             on: instant(query.on),
             until,
-            level_min: query.level_min.map(|l| l.as_str().to_owned()),
+            level_min: query.level_min,
             certified: answer.certified,
-            status: answer.status.as_str().to_owned(),
-            level: answer.level.map(|l| l.as_str().to_owned()),
+            status: answer.status,
+            level: answer.level,
             pso30plus: answer.pso30plus,
-            certificate_number: answer.certificate_number.map(String::from),
-            certification_body: answer.certification_body.map(String::from),
+            certificate_number: answer.certificate_number,
+            certification_body: answer.certification_body,
             valid_until: answer.valid_until,
             checked_at: checked_at.to_owned(),
         }
     }
 }
 
-fn parameters(faults: Vec<FieldError>) -> Problem {
-    let mut problem = Problem::parameter(&faults[0].field, faults[0].message.clone());
-    problem.errors = faults;
-    problem
+/// The question of a status check.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct StatusParams {
+    /// A date (the start of that day, Europe/Amsterdam) or an RFC 3339 instant;
+    /// default now.
+    #[param(value_type = Option<DateOrInstantSchema>)]
+    on: Option<String>,
+    /// The level must hold for the whole interval up to here: a date (to the end
+    /// of that day) or an instant (the interval ends just before it). After `on`.
+    #[param(value_type = Option<DateOrInstantSchema>)]
+    until: Option<String>,
+    /// Certified at this level or higher, throughout.
+    #[param(value_type = Option<LevelSchema>)]
+    level_min: Option<Level>,
+}
+
+/// A KvK number in the path.
+pub fn kvk_number(raw: &str) -> Result<KvkNumber, Problem> {
+    KvkNumber::parse(raw).map_err(|e| Problem::parameter("kvk", e.0))
 }
 
 /// `GET /v1/companies/{kvk}/status`: an unknown, well-formed KvK number is `200`
 /// and `not_certified`.
 #[utoipa::path(
     get,
-    path = "/v1/companies/{kvk}/status",
+    path = "/companies/{kvk}/status",
     tag = "status",
-    operation_id = "company_status",
+    operation_id = "companyStatus",
     params(
-        ("kvk" = String, Path, description = "A KvK number: 8 digits. An unknown one is `not_certified`, not a 404.", pattern = "^[0-9]{8}$"),
-        crate::openapi::StatusParams,
+        ("kvk" = KvkNumberSchema, Path, description = "A KvK number. An unknown one is `not_certified`, not a 404."),
+        StatusParams,
     ),
     responses(
         (status = 200, description = "The status answer.", body = StatusView),
@@ -167,16 +195,16 @@ fn parameters(faults: Vec<FieldError>) -> Problem {
 pub async fn one(
     req: HttpRequest,
     path: web::Path<String>,
+    Query(params): Query<StatusParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let kvk = KvkNumber::parse(&path).map_err(|e| Problem::parameter("kvk", e.0))?;
-    let params = Params::parse(&req, &["on", "until", "level_min"])?;
+    let kvk = kvk_number(&path)?;
     let query = question(
-        params.get("on"),
-        params.get("until"),
-        params.get("level_min"),
+        params.on.as_deref(),
+        params.until.as_deref(),
+        params.level_min,
     )
-    .map_err(parameters)?;
+    .map_err(Problem::parameters)?;
     let registry = state.registry.clone();
     let target = kvk.clone();
     let answer = read(&state, move || registry.company_status(&target, &query)).await?;
@@ -188,12 +216,17 @@ pub async fn one(
 
 /// The body of `POST /v1/status/batch`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BatchRequest {
-    kvk_numbers: Vec<String>,
+    /// Up to 1,000 KvK numbers; duplicates are answered each time.
+    #[schema(value_type = Vec<KvkNumberSchema>, max_items = 1000)]
+    kvk_numbers: Vec<KvkNumber>,
+    #[schema(value_type = Option<DateOrInstantSchema>)]
     on: Option<String>,
+    #[schema(value_type = Option<DateOrInstantSchema>)]
     until: Option<String>,
-    level_min: Option<String>,
+    #[schema(value_type = Option<LevelSchema>)]
+    level_min: Option<Level>,
 }
 
 /// `POST /v1/status/batch`: up to 1,000 KvK numbers, one answer each, in the
@@ -201,60 +234,32 @@ pub struct BatchRequest {
 /// database queries.
 #[utoipa::path(
     post,
-    path = "/v1/status/batch",
+    path = "/status/batch",
     tag = "status",
-    operation_id = "status_batch",
+    operation_id = "statusBatch",
     request_body(content = BatchRequest, description = "Up to 1,000 KvK numbers (duplicates allowed) and one question for all."),
     responses(
-        (status = 200, description = "One answer per number, in the order asked.", body = crate::openapi::StatusList),
+        (status = 200, description = "One answer per number, in the order asked.", body = List<StatusView>),
         crate::openapi::BatchProblems,
     )
 )]
 pub async fn batch(
-    body: web::Json<BatchRequest>,
+    Json(body): Json<BatchRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let body = body.into_inner();
-    let mut faults = Vec::new();
-    if body.kvk_numbers.len() > MAX_BATCH {
-        faults.push(FieldError::new(
-            "kvk_numbers",
-            format!("must list at most {MAX_BATCH} KvK numbers"),
-        ));
-    }
-    let kvks: Vec<KvkNumber> = body
-        .kvk_numbers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, k)| {
-            KvkNumber::parse(k)
-                .map_err(|e| faults.push(e.at(format!("kvk_numbers[{i}]"))))
-                .ok()
-        })
-        .collect();
-    let query = question(
-        body.on.as_deref(),
-        body.until.as_deref(),
-        body.level_min.as_deref(),
-    );
-    let query = match query {
-        Ok(q) if faults.is_empty() => q,
-        Ok(_) => return Err(Problem::validation(faults)),
-        Err(more) => {
-            faults.extend(more);
-            return Err(Problem::validation(faults));
-        }
-    };
+    let query = question(body.on.as_deref(), body.until.as_deref(), body.level_min)
+        .map_err(Problem::validation)?;
     let registry = state.registry.clone();
-    let asked = kvks.clone();
+    let asked = body.kvk_numbers.clone();
     let answers = read(&state, move || registry.company_statuses(&asked, &query)).await?;
     let checked_at = instant(registry_core::time::now());
-    let items: Vec<StatusView> = kvks
+    let items: Vec<StatusView> = body
+        .kvk_numbers
         .iter()
         .zip(answers)
         .map(|(kvk, answer)| StatusView::new(kvk, &query, answer, &checked_at))
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(List { items }))
 }
 
 #[cfg(test)]
@@ -263,7 +268,8 @@ mod tests {
 
     #[test]
     fn dates_and_instants_are_read_as_the_api_says() {
-        let q = question(Some("2026-06-01"), Some("2027-05-31"), Some("trede_2")).expect("valid");
+        let q =
+            question(Some("2026-06-01"), Some("2027-05-31"), Some(Level::Trede2)).expect("valid");
         assert_eq!(instant(q.on), "2026-05-31T22:00:00Z");
         assert_eq!(
             q.until,
@@ -285,10 +291,7 @@ mod tests {
             fields(question(Some("2026-06-01"), Some("2026-05-01"), None)),
             ["until"]
         );
-        assert_eq!(
-            fields(question(None, Some("soon"), Some("gold"))),
-            ["until", "level_min"]
-        );
+        assert_eq!(fields(question(None, Some("soon"), None)), ["until"]);
         // The same day for on and until asks about that whole day.
         assert!(question(Some("2026-06-01"), Some("2026-06-01"), None).is_ok());
     }

@@ -72,8 +72,15 @@ pub struct ChangeStanding {
     pub effective_at: Option<DateTime<Utc>>,
 }
 
-/// Longest reason accepted.
-const MAX_REASON_CHARS: usize = 2000;
+impl ChangeStanding {
+    /// Longest reason accepted.
+    pub const MAX_REASON_CHARS: usize = 2000;
+    /// A reason that counts as given, as a regular expression (for the API's
+    /// contract): at least one character that is not white space (Unicode
+    /// White_Space, what trimming removes), spelt out by code point.
+    pub const REASON_PATTERN: &'static str =
+        "[^\\x09-\\x0d\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+}
 
 /// The event detail of an issuance or renewal.
 #[derive(Debug, Serialize)]
@@ -365,7 +372,7 @@ fn certificate_to_replace(
     let Some(row) = in_force.iter().find(|r| r.number == wanted.as_str()) else {
         return Err(CoreError::field(
             "replaces",
-            "must be a certificate still in force at valid_from",
+            "must be a certificate still in force when this one starts",
         ));
     };
     let first_start = replaced.history.periods.first().map(Period::starts_at);
@@ -639,7 +646,7 @@ impl Registry {
             return Err(CoreError::field(
                 "valid_from",
                 format!(
-                    "must be after the last period's valid_from ({})",
+                    "must start after the last period starts ({})",
                     last.valid_from()
                 ),
             ));
@@ -725,10 +732,13 @@ impl Registry {
                     "is required to suspend or revoke",
                 ));
             }
-            Some(r) if r.chars().count() > MAX_REASON_CHARS => {
+            Some(r) if r.chars().count() > ChangeStanding::MAX_REASON_CHARS => {
                 faults.push(FieldError::new(
                     "reason",
-                    format!("must be at most {MAX_REASON_CHARS} characters"),
+                    format!(
+                        "must be at most {} characters",
+                        ChangeStanding::MAX_REASON_CHARS
+                    ),
                 ));
             }
             _ => {}
@@ -879,7 +889,7 @@ fn check_effective_at(
         return Err(CoreError::field(
             "effective_at",
             format!(
-                "must not be before the certificate's valid_from ({})",
+                "must not be before the certificate's first day ({})",
                 first.valid_from()
             ),
         ));

@@ -68,21 +68,37 @@ pub enum SearchStatus {
 }
 
 impl SearchStatus {
+    pub const ALL: [SearchStatus; 7] = [
+        SearchStatus::Active,
+        SearchStatus::Suspended,
+        SearchStatus::Revoked,
+        SearchStatus::Expired,
+        SearchStatus::NotYetValid,
+        SearchStatus::Superseded,
+        SearchStatus::Any,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchStatus::Any => "any",
+            SearchStatus::Active => "active",
+            SearchStatus::Suspended => "suspended",
+            SearchStatus::Revoked => "revoked",
+            SearchStatus::Expired => "expired",
+            SearchStatus::NotYetValid => "not_yet_valid",
+            SearchStatus::Superseded => "superseded",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        Ok(match s {
-            "any" => SearchStatus::Any,
-            "active" => SearchStatus::Active,
-            "suspended" => SearchStatus::Suspended,
-            "revoked" => SearchStatus::Revoked,
-            "expired" => SearchStatus::Expired,
-            "not_yet_valid" => SearchStatus::NotYetValid,
-            "superseded" => SearchStatus::Superseded,
-            _ => {
-                return Err(InvalidValue::new(
+        SearchStatus::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                InvalidValue::new(
                     "must be one of active, suspended, revoked, expired, not_yet_valid, superseded, any",
-                ));
-            }
-        })
+                )
+            })
     }
 
     fn admits_company(self, status: CompanyStatus) -> bool {

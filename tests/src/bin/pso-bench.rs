@@ -260,13 +260,13 @@ const SEARCHES: [&str; 12] = [
     "q=bouwbedrijf%20de%20vries",
     "q=instalatiebedrijf",
     "q=hovenier&province=Utrecht",
-    "q=schoonmaak&level_min=trede_2",
+    "q=schoonmaak&levelMin=trede_2",
     "q=van%20den%20berg",
     "q=transport&city=Zwolle",
-    "province=Gelderland&level_min=trede_2",
+    "province=Gelderland&levelMin=trede_2",
     "city=Utrecht",
     "sbi=41&status=any",
-    "level_min=trede_3&pso30plus=true",
+    "levelMin=trede_3&pso30plus=true",
 ];
 
 fn machine() -> String {
@@ -480,7 +480,7 @@ async fn run(args: &[String]) {
                         let kvks: Vec<String> = (0..1000)
                             .map(|_| kvk_of(rng.random_range(0..companies * 11 / 10)))
                             .collect();
-                        json!({"kvk_numbers": kvks}).to_string()
+                        json!({"kvkNumbers": kvks}).to_string()
                     })
                     .collect(),
             );
@@ -499,7 +499,7 @@ async fn run(args: &[String]) {
                         .json()
                         .await
                         .expect("json");
-                body["next_after"].as_i64().unwrap_or(1)
+                body["nextAfter"].as_i64().unwrap_or(1)
             };
             let feed_paths = write_lines(
                 "feed.txt",

@@ -4,7 +4,7 @@
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 
-const BODY: &str = r#"{"kvk_number":"12345678","on":"2026-11-30T12:00:00Z","until":null,"level_min":null,"certified":true,"status":"active","level":"trede_2","pso30plus":false,"certificate_number":"PSO-2026-000042","certification_body":"kiwa","valid_until":"2028-01-15","checked_at":"2026-11-30T12:00:00.123456Z"}"#;
+const BODY: &str = r#"{"kvkNumber":"12345678","on":"2026-11-30T12:00:00Z","until":null,"levelMin":null,"certified":true,"status":"active","level":"trede_2","pso30plus":false,"certificateNumber":"PSO-2026-000042","certificationBody":"kiwa","validUntil":"2028-01-15","checkedAt":"2026-11-30T12:00:00.123456Z"}"#;
 
 async fn answer() -> HttpResponse {
     HttpResponse::Ok()
