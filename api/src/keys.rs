@@ -191,10 +191,21 @@ impl Jwk {
     }
 }
 
-/// A JWK set: `{"keys": [...]}`.
+/// The most keys one key set may register at once.
+pub const MAX_KEYS: usize = 20;
+
+/// A JWK set as the scheme owner registers it: `{"keys": [...]}`, at most
+/// [`MAX_KEYS`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JwkSet {
+    #[schema(min_items = 1, max_items = 20)]
+    pub keys: Vec<Jwk>,
+}
+
+/// Every key a certification body ever had, current and retired, as a JWK set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PublishedJwkSet {
     #[schema(max_items = 1000)]
     pub keys: Vec<Jwk>,
 }
@@ -237,6 +248,12 @@ pub fn parse_jwks(
             "must be a JWK set: {\"keys\": [...]}",
         )]);
     };
+    if keys.len() > MAX_KEYS {
+        return Err(vec![FieldError::new(
+            format!("{field}.keys"),
+            format!("must list at most {MAX_KEYS} keys"),
+        )]);
+    }
     let mut out = Vec::new();
     let mut faults = Vec::new();
     for (i, jwk) in keys.iter().enumerate() {

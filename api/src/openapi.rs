@@ -472,51 +472,6 @@ fn add_operational_servers(document: &mut Value) {
     }
 }
 
-/// Generic schemas are named by utoipa `Page_CertificateView`; the contract
-/// names them in UpperCamelCase (ADR `nlgov:schema-camel-case`):
-/// `CertificateViewPage`, `EventViewList`.
-fn rename_generic_schemas(document: &mut Value) {
-    let Some(schemas) = document
-        .pointer_mut("/components/schemas")
-        .and_then(Value::as_object_mut)
-    else {
-        return;
-    };
-    let renames: Vec<(String, String)> = schemas
-        .keys()
-        .filter_map(|name| {
-            let (generic, argument) = name.split_once('_')?;
-            Some((name.clone(), format!("{argument}{generic}")))
-        })
-        .collect();
-    for (old, new) in &renames {
-        if let Some(schema) = schemas.remove(old) {
-            schemas.insert(new.clone(), schema);
-        }
-    }
-    fn visit(value: &mut Value, renames: &[(String, String)]) {
-        match value {
-            Value::Object(o) => {
-                for (key, v) in o.iter_mut() {
-                    if key == "$ref"
-                        && let Some(target) = v.as_str()
-                        && let Some((_, new)) = renames
-                            .iter()
-                            .find(|(old, _)| target == format!("#/components/schemas/{old}"))
-                    {
-                        *v = Value::String(format!("#/components/schemas/{new}"));
-                    } else {
-                        visit(v, renames);
-                    }
-                }
-            }
-            Value::Array(a) => a.iter_mut().for_each(|v| visit(v, renames)),
-            _ => {}
-        }
-    }
-    visit(document, &renames);
-}
-
 /// `x-internal: false`: every server of the document is public (OWASP
 /// `api9:2023-inventory-access`).
 fn mark_servers_public(document: &mut Value) {
@@ -531,7 +486,6 @@ fn mark_servers_public(document: &mut Value) {
 pub fn document_value() -> &'static Value {
     static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
         let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
-        rename_generic_schemas(&mut document);
         add_headers(&mut document);
         add_operational_servers(&mut document);
         mark_servers_public(&mut document);

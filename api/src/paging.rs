@@ -26,26 +26,54 @@ pub fn decode_cursor<T: DeserializeOwned>(raw: Option<&str>) -> Result<Option<T>
     serde_json::from_slice(&bytes).map(Some).map_err(|_| bad())
 }
 
-/// The longest cursor this API hands out or takes.
-pub const MAX_CURSOR_CHARS: usize = 1024;
-
-/// A page of a list.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Page<T> {
-    #[schema(max_items = 500)]
-    pub items: Vec<T>,
-    /// Where the next page starts (give it as `cursor`); `null` on the last page.
-    #[schema(max_length = 1024)]
-    pub next_cursor: Option<String>,
+/// Declares a page of a list: its items and where the next page starts.
+macro_rules! page_of {
+    ($(#[$doc:meta])* $name:ident of $item:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Serialize, utoipa::ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            #[schema(max_items = 500)]
+            pub items: Vec<$item>,
+            /// Where the next page starts (give it as `cursor`); `null` on the last page.
+            #[schema(max_length = 2048)]
+            pub next_cursor: Option<String>,
+        }
+    };
 }
 
-/// A list of a bounded number of items, in one answer.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct List<T> {
-    #[schema(max_items = 1000)]
-    pub items: Vec<T>,
+/// Declares a list of a bounded number of items, in one answer.
+macro_rules! list_of {
+    ($(#[$doc:meta])* $name:ident of $item:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            #[schema(max_items = 1000)]
+            pub items: Vec<$item>,
+        }
+    };
 }
+
+page_of!(
+    /// A page of companies, each with its standing on the day asked about.
+    CompanyPage of crate::views::CompanyHitView
+);
+page_of!(
+    /// A page of certificates.
+    CertificatePage of crate::views::CertificateView
+);
+list_of!(
+    /// One status answer per KvK number asked about, in the order asked.
+    StatusList of crate::routes::status::StatusView
+);
+list_of!(
+    /// A certificate's events, oldest first.
+    EventList of crate::views::EventView
+);
+list_of!(
+    /// Every certification body, by id.
+    CertificationBodyList of crate::views::CertificationBodyView
+);
 
 /// The `Link` header value for the next page: the same request with `cursor`
 /// (and `limit`) replaced.

@@ -183,8 +183,9 @@ signed_claims! {
         pub sub: String,
         #[schema(value_type = ReasonSchema)]
         pub reason: String,
-        /// When it takes effect (RFC 3339); left out, now. Never before the
-        /// certificate's first day, nor before its last standing change.
+        /// When it takes effect (RFC 3339). Never before the certificate's first
+        /// day, nor before its last standing change; left out, now, or the
+        /// first of those when it is later.
         #[schema(value_type = Option<InstantSchema>)]
         pub effective_at: Option<DateTime<Utc>>,
     }
@@ -199,8 +200,8 @@ signed_claims! {
         /// Why, if the CB says.
         #[schema(value_type = Option<NoteSchema>)]
         pub reason: Option<String>,
-        /// When it takes effect (RFC 3339); left out, now. Never before the
-        /// suspension it ends.
+        /// When it takes effect (RFC 3339). Never before the suspension it ends;
+        /// left out, now, or that suspension's start when it is later.
         #[schema(value_type = Option<InstantSchema>)]
         pub effective_at: Option<DateTime<Utc>>,
     }
@@ -212,7 +213,9 @@ signed_claims! {
 pub struct RevocationRequest {
     #[schema(value_type = ReasonSchema)]
     pub reason: String,
-    /// When it takes effect (RFC 3339); left out, now.
+    /// When it takes effect (RFC 3339). Never before the certificate's first
+    /// day, nor before its last standing change; left out, now, or the first of
+    /// those when it is later.
     #[schema(value_type = Option<InstantSchema>)]
     pub effective_at: Option<DateTime<Utc>>,
 }

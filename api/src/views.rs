@@ -10,7 +10,7 @@ use registry_core::{
 };
 use serde::Serialize;
 
-use crate::keys::{Jwk, JwkSet};
+use crate::keys::{Jwk, PublishedJwkSet};
 use crate::schema::{
     AccreditationSchema, CbIdSchema, CbReferenceSchema, CertificateNumberSchema,
     CertificateStatusSchema, CompactJwsSchema, CompanyStatusSchema, DateSchema, EventKindSchema,
@@ -303,7 +303,7 @@ pub struct CertificationBodyView {
     #[schema(value_type = Option<JwksUriSchema>)]
     pub jwks_uri: Option<String>,
     /// Every key the CB ever had (current and retired).
-    pub jwks: JwkSet,
+    pub jwks: PublishedJwkSet,
     #[schema(max_items = 1000)]
     pub keys: Vec<KeyStatusView>,
     #[schema(value_type = InstantSchema)]
@@ -324,7 +324,7 @@ impl From<registry_core::CertificationBody> for CertificationBodyView {
             name: b.name,
             accreditation: b.accreditation,
             jwks_uri: b.jwks_uri,
-            jwks: JwkSet { keys },
+            jwks: PublishedJwkSet { keys },
             keys: b
                 .keys
                 .iter()

@@ -589,6 +589,37 @@ fn the_scheme_owner_may_revoke_any_certificate(db: TestDatabase) {
             .change_standing(suspend, &Provenance::scheme_owner()),
         Err(CoreError::InvalidTransition(_))
     ));
+
+    // A certificate that has not started is revoked from its first day when no
+    // date is given (a date before it is refused, naming the field).
+    let ahead = (Utc::now() + chrono::Duration::days(400)).date_naive();
+    let later = f.issued(
+        "kiwa",
+        issuance("KIWA-2", "22345678", Level::Trede2, &ahead.to_string()),
+    );
+    let early = ChangeStanding {
+        number: later.number().clone(),
+        standing: Standing::Revoked,
+        reason: Some("issued in error".into()),
+        effective_at: Some(Utc::now()),
+    };
+    assert!(matches!(
+        f.registry.change_standing(early.clone(), &Provenance::scheme_owner()),
+        Err(CoreError::Validation(faults)) if faults[0].field == "effective_at"
+    ));
+    let revoked = f
+        .registry
+        .change_standing(
+            ChangeStanding {
+                effective_at: None,
+                ..early
+            },
+            &Provenance::scheme_owner(),
+        )
+        .expect("revoked from its first day");
+    let starts = revoked.history.periods[0].starts_at();
+    assert_eq!(revoked.history.standing_changes[0].effective_at, starts);
+    assert_eq!(revoked.status_at(starts), CertificateStatus::Revoked);
 }
 
 fn expiry_is_recorded_once_by_the_job_but_status_never_waits_for_it(db: TestDatabase) {

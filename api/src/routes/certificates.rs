@@ -9,7 +9,7 @@ use super::companies::{SearchParams, page_response};
 use super::{blocking, read};
 use crate::extract::{Query, value_as};
 use crate::openapi::NoParams;
-use crate::paging::{List, Page};
+use crate::paging::{CertificatePage, EventList};
 use crate::payload::{
     IssueClaims, ReinstateClaims, RenewClaims, StandingClaims, prefix_core_error,
 };
@@ -206,7 +206,7 @@ pub async fn revoke(
     operation_id = "searchCertificates",
     params(SearchParams),
     responses(
-        (status = 200, description = "A page of certificates; `status` filters on each certificate's own standing.", body = Page<CertificateView>),
+        (status = 200, description = "A page of certificates; `status` filters on each certificate's own standing.", body = CertificatePage),
         crate::openapi::ReadProblems,
     )
 )]
@@ -222,7 +222,9 @@ pub async fn list(
     })
     .await?;
     let items: Vec<CertificateView> = page.items.into_iter().map(render).collect();
-    Ok(page_response(&req, items, page.next, limit))
+    Ok(page_response(&req, page.next, limit, |next_cursor| {
+        CertificatePage { items, next_cursor }
+    }))
 }
 
 /// `GET /v1/certificates/{number}`.
@@ -256,7 +258,7 @@ pub async fn get(
     operation_id = "certificateEvents",
     params(("number" = CertificateNumberSchema, Path, description = "A certificate number.")),
     responses(
-        (status = 200, description = "Its events, oldest first, each with the CB's signed request as evidence.", body = List<EventView>),
+        (status = 200, description = "Its events, oldest first, each with the CB's signed request as evidence.", body = EventList),
         crate::openapi::ResourceProblems,
     )
 )]
@@ -269,5 +271,5 @@ pub async fn events(
     let registry = state.registry.clone();
     let events = read(&state, move || registry.certificate_events(&n)).await?;
     let items: Vec<EventView> = events.into_iter().map(EventView::from).collect();
-    Ok(HttpResponse::Ok().json(List { items }))
+    Ok(HttpResponse::Ok().json(EventList { items }))
 }

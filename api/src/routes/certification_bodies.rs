@@ -6,7 +6,7 @@ use registry_core::CbId;
 use super::read;
 use crate::extract::Query;
 use crate::openapi::NoParams;
-use crate::paging::List;
+use crate::paging::CertificationBodyList;
 use crate::problem::Problem;
 use crate::schema::CbIdSchema;
 use crate::state::AppState;
@@ -23,7 +23,7 @@ pub fn cb_id(raw: &str) -> Result<CbId, Problem> {
     tag = "certification-bodies",
     operation_id = "listCertificationBodies",
     responses(
-        (status = 200, description = "Every certification body, by id.", body = List<CertificationBodyView>),
+        (status = 200, description = "Every certification body, by id.", body = CertificationBodyList),
         crate::openapi::ReadProblems,
     )
 )]
@@ -34,7 +34,7 @@ pub async fn list(_: Query<NoParams>, state: web::Data<AppState>) -> Result<Http
         .into_iter()
         .map(CertificationBodyView::from)
         .collect();
-    Ok(HttpResponse::Ok().json(List { items }))
+    Ok(HttpResponse::Ok().json(CertificationBodyList { items }))
 }
 
 #[utoipa::path(

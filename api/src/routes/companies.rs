@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::read;
 use super::status::kvk_number;
 use crate::extract::Query;
-use crate::paging::{self, Page};
+use crate::paging::{self, CompanyPage};
 use crate::problem::Problem;
 use crate::schema::{
     CbIdSchema, DateSchema, KvkNumberSchema, LevelSchema, ProvinceSchema, SbiPrefixSchema,
@@ -57,7 +57,7 @@ pub struct SearchParams {
     #[param(value_type = Option<DateSchema>)]
     valid_on: Option<NaiveDate>,
     /// Opaque: `nextCursor` of the previous page.
-    #[param(min_length = 1, max_length = 1024)]
+    #[param(min_length = 1, max_length = 2048)]
     cursor: Option<String>,
     /// Items per page.
     #[param(minimum = 1, maximum = 500, default = 50)]
@@ -88,18 +88,19 @@ impl SearchParams {
 }
 
 /// Renders a page with `nextCursor` and a `Link` to the next page.
-pub fn page_response<T: serde::Serialize>(
+/// `page` makes the page's body from `nextCursor`.
+pub fn page_response<P: serde::Serialize>(
     req: &HttpRequest,
-    items: Vec<T>,
     next: Option<SearchCursor>,
     limit: i64,
+    page: impl FnOnce(Option<String>) -> P,
 ) -> HttpResponse {
     let next_cursor = next.as_ref().map(paging::encode_cursor);
     let mut response = HttpResponse::Ok();
     if let Some(cursor) = &next_cursor {
         response.insert_header((header::LINK, paging::next_link(req, cursor, limit)));
     }
-    response.json(Page { items, next_cursor })
+    response.json(page(next_cursor))
 }
 
 /// `GET /v1/companies`: search, by relevance with `q`, else by name.
@@ -110,7 +111,7 @@ pub fn page_response<T: serde::Serialize>(
     operation_id = "searchCompanies",
     params(SearchParams),
     responses(
-        (status = 200, description = "A page of companies, each with its standing on the day asked about.", body = Page<CompanyHitView>),
+        (status = 200, description = "A page of companies, each with its standing on the day asked about.", body = CompanyPage),
         crate::openapi::ReadProblems,
     )
 )]
@@ -126,7 +127,9 @@ pub async fn list(
     })
     .await?;
     let items: Vec<CompanyHitView> = page.items.into_iter().map(CompanyHitView::from).collect();
-    Ok(page_response(&req, items, page.next, limit))
+    Ok(page_response(&req, page.next, limit, |next_cursor| {
+        CompanyPage { items, next_cursor }
+    }))
 }
 
 /// `GET /v1/companies/{kvk}`: the company, its standing now, and every

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::read;
 use crate::extract::{Json, Query};
 use crate::http_cache;
-use crate::paging::List;
+use crate::paging::StatusList;
 use crate::problem::Problem;
 use crate::schema::{
     CbIdSchema, CertificateNumberSchema, CompanyStatusSchema, DateOrInstantSchema, DateSchema,
@@ -239,7 +239,7 @@ pub struct BatchRequest {
     operation_id = "statusBatch",
     request_body(content = BatchRequest, description = "Up to 1,000 KvK numbers (duplicates allowed) and one question for all."),
     responses(
-        (status = 200, description = "One answer per number, in the order asked.", body = List<StatusView>),
+        (status = 200, description = "One answer per number, in the order asked.", body = StatusList),
         crate::openapi::BatchProblems,
     )
 )]
@@ -259,7 +259,7 @@ pub async fn batch(
         .zip(answers)
         .map(|(kvk, answer)| StatusView::new(kvk, &query, answer, &checked_at))
         .collect();
-    Ok(HttpResponse::Ok().json(List { items }))
+    Ok(HttpResponse::Ok().json(StatusList { items }))
 }
 
 #[cfg(test)]

@@ -67,8 +67,9 @@ pub struct ChangeStanding {
     pub standing: Standing,
     /// Why; required to suspend or revoke.
     pub reason: Option<String>,
-    /// When it takes effect; now when left out. Never before the certificate's
-    /// first period starts, nor before its last standing change.
+    /// When it takes effect. Never before the certificate's first period starts,
+    /// nor before its last standing change; left out, now, or the first of those
+    /// instants when it is later.
     pub effective_at: Option<DateTime<Utc>>,
 }
 
@@ -752,8 +753,11 @@ impl Registry {
         // Taken under the lock, so that concurrent changes that default to
         // "now" take effect in the order they are recorded.
         let now = time::now();
-        let effective_at = command.effective_at.map(time::truncate).unwrap_or(now);
         let mut certificate = certificate_by_number(conn, &command.number)?;
+        let effective_at = command
+            .effective_at
+            .map(time::truncate)
+            .unwrap_or_else(|| earliest_effective_at(&certificate, now));
         if let Actor::CertificationBody(cb) = &by.actor
             && &certificate.history.certification_body != cb
         {
@@ -875,6 +879,23 @@ impl Registry {
         }
         Ok(recorded)
     }
+}
+
+/// When a standing change without a date takes effect: now, or — for a
+/// certificate that has not started, or whose last standing change is dated
+/// ahead — the first instant `check_effective_at` admits.
+fn earliest_effective_at(certificate: &Certificate, now: DateTime<Utc>) -> DateTime<Utc> {
+    let first = certificate.history.periods.first().map(Period::starts_at);
+    let last = certificate
+        .history
+        .standing_changes
+        .last()
+        .map(|c| c.effective_at);
+    [Some(now), first, last]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(now)
 }
 
 /// A standing change takes effect no earlier than the certificate's first period

@@ -1,0 +1,122 @@
+"""Schemathesis hooks for the PSO register's contract (loaded by `run` through
+SCHEMATHESIS_HOOKS).
+
+1. `application/jose` bodies: a compact JWS is three base64url parts. The
+   fuzzer cannot sign as an accredited certification body, so these requests
+   test everything up to the signature check (media type, size, shape, header,
+   claims, key lookup): they must be refused, never crash.
+
+2. Valid requests whose validity the document cannot state, made valid.
+   A JSON Schema cannot say that `until` comes after `on`, that a cursor is one
+   the server handed out, that a `jwksUri` answers with a key set, that an `x`
+   is a point on the curve, or that `effectiveAt` follows a certificate's last
+   event. For a positive (schema-valid) case only, these hooks bring such values
+   in line with the rule, the way a real client's values are: an interval that
+   runs forward, no cursor but a real one, the address of a key set served
+   beside the run, real public keys, no `effectiveAt` (now). Negative cases are
+   left as generated: the server must refuse them.
+"""
+
+import datetime
+import json
+import os
+import random
+
+import schemathesis
+from hypothesis import strategies as st
+
+B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_part = st.text(alphabet=B64URL, min_size=1, max_size=80)
+schemathesis.openapi.media_type(
+    "application/jose",
+    st.builds(lambda h, p, s: f"{h}.{p}.{s}", _part, _part, _part),
+)
+
+# Written by `run`: real public keys (Ed25519, from `pso-registry cb keygen`),
+# and the address of a key set holding them.
+_KEYS = json.loads(os.environ.get("CONTRACT_KEYS", "[]"))
+_JWKS_URI = os.environ.get("CONTRACT_JWKS_URI")
+
+
+def _instant(value):
+    """A `DateOrInstant` as the server reads it: a date is the start of that day
+    in Europe/Amsterdam (as `until`, the end of it: the interval is then at
+    least a day longer, which only helps)."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            day = datetime.date.fromisoformat(value)
+            # Amsterdam is UTC+1 or +2: a day starts 1 to 2 hours before UTC's.
+            return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc) - datetime.timedelta(hours=2)
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except (ValueError, OverflowError):
+        return None
+
+
+def _forward(on, until):
+    """`until` after `on` (the default `on` is now)."""
+    if until is None:
+        return True
+    start = _instant(on) if on is not None else datetime.datetime.now(datetime.timezone.utc)
+    end = _instant(until)
+    return start is not None and end is not None and end - start > datetime.timedelta(hours=4)
+
+
+def _run_forward(values):
+    """Makes `on` come well before `until`, where `until` is given."""
+    if values.get("until") is None or _forward(values.get("on"), values["until"]):
+        return
+    end = _instant(values["until"])
+    if end is None:
+        return
+    try:
+        start = end - datetime.timedelta(days=2)
+    except OverflowError:
+        return
+    if start.year >= 1:
+        values["on"] = start.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _positive(case):
+    return case.meta is not None and case.meta.generation.mode.is_positive
+
+
+def _key_set():
+    count = random.randint(1, len(_KEYS)) if _KEYS else 0
+    return {"keys": random.sample(_KEYS, count)}
+
+
+@schemathesis.hook
+def filter_case(context, case):
+    if not _positive(case):
+        return True
+    operation = case.operation.definition.raw.get("operationId")
+    query = case.query or {}
+    if operation == "companyStatus":
+        return _forward(query.get("on"), query.get("until"))
+    if operation == "statusBatch" and isinstance(case.body, dict):
+        return _forward(case.body.get("on"), case.body.get("until"))
+    return True
+
+
+@schemathesis.hook
+def map_case(context, case):
+    if not _positive(case):
+        return case
+    operation = case.operation.definition.raw.get("operationId")
+    if operation in ("searchCompanies", "searchCertificates") and case.query:
+        case.query.pop("cursor", None)
+    if operation == "companyStatus" and case.query:
+        _run_forward(case.query)
+    if operation == "statusBatch" and isinstance(case.body, dict):
+        _run_forward(case.body)
+    body = case.body
+    if isinstance(body, dict):
+        if "jwksUri" in body and _JWKS_URI:
+            body["jwksUri"] = _JWKS_URI
+        if "jwks" in body and _KEYS:
+            body["jwks"] = _key_set()
+        if operation == "revokeAnyCertificate":
+            body.pop("effectiveAt", None)
+    return case
