@@ -4,7 +4,7 @@
 CARGO ?= cargo
 BIN   := pso-registry
 
-.PHONY: run demo build test lint fmt openapi bench bench-smoke wrk ci clean
+.PHONY: run demo build test lint fmt openapi contract bench bench-smoke wrk ci clean
 
 # `make bench` measures 10k and 100k companies; BENCH_SCALE=1m adds 1M.
 comma := ,
@@ -32,6 +32,13 @@ test:
 ## Regenerate the checked-in OpenAPI document from the code (a test fails when it is stale).
 openapi:
 	$(CARGO) run --locked -q -p pso-registry-api --bin $(BIN) -- openapi > openapi/openapi.json
+
+## The contract as integrators check it: the NLGov ADR linter (Logius's ruleset, at
+## ADR_RULESET), the OWASP ruleset, schemathesis on SQLite and PostgreSQL, and a
+## generated Python client (tools installed under target/contract; needs python3 and npm).
+ADR_RULESET ?= ../shared/tools/adr/ruleset.yaml
+contract:
+	ADR_RULESET=$(ADR_RULESET) tests/contract/run
 
 ## The benchmark (release build): seeds each backend, loads every hot path next to the
 ## HTTP ceiling of this machine, and appends a table to BENCHMARKS.md.

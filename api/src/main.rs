@@ -77,7 +77,7 @@ enum CbCommand {
         #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(i64).range(1..=600))]
         ttl: i64,
         /// A JSON file with the act's payload: {"certificate": …}, {"period": …},
-        /// or {"reason": …, "effective_at": …}.
+        /// or {"reason": …, "effectiveAt": …} (the contract's camelCase names).
         payload: PathBuf,
     },
 }

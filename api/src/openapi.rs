@@ -404,15 +404,23 @@ fn add_headers(document: &mut Value) {
         "`Bearer` (the scheme owner's API) or `Signature` (a signed request).",
         json!({"type": "string", "maxLength": 16}),
     );
+    let any_origin = header(
+        "`*`: a browser on any origin may read this answer (no credentials).",
+        json!({"type": "string", "enum": ["*"]}),
+    );
     let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
-    for item in paths.values_mut() {
+    for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else {
             continue;
         };
         for (method, operation) in item.iter_mut() {
             let paged = PAGED.contains(&operation["operationId"].as_str().unwrap_or_default());
+            let cross_origin = crate::transport::cross_origin_allowed(
+                &format!("{BASE_PATH}{path}"),
+                &method.to_uppercase(),
+            );
             let Some(responses) = operation
                 .get_mut("responses")
                 .and_then(Value::as_object_mut)
@@ -433,6 +441,9 @@ fn add_headers(document: &mut Value) {
                     continue;
                 };
                 headers.insert("API-Version".into(), api_version.clone());
+                if cross_origin {
+                    headers.insert("Access-Control-Allow-Origin".into(), any_origin.clone());
+                }
                 match status.as_str() {
                     "200" | "304" if method == "get" => {
                         headers.insert("ETag".into(), etag.clone());

@@ -45,7 +45,7 @@ fn cross_origin_methods(pattern: &str) -> Option<&'static str> {
 
 /// Whether a browser on another origin may read the answer to `method` (the
 /// method asked for, for a preflight) on the resource of `pattern`.
-fn cross_origin_allowed(pattern: &str, method: &str) -> bool {
+pub fn cross_origin_allowed(pattern: &str, method: &str) -> bool {
     cross_origin_methods(pattern).is_some_and(|methods| methods.split(", ").any(|m| m == method))
 }
 
