@@ -820,6 +820,11 @@ pub fn schema_rules(name: &str) -> Result<BodyRules, String> {
     Ok(BodyRules(CONTRACT.compiler()?.compile(&schema, 0)?))
 }
 
+/// The rules for a schema given as JSON (its `$ref`s into the document).
+pub fn rules_for(schema: &Value) -> Result<BodyRules, String> {
+    Ok(BodyRules(CONTRACT.compiler()?.compile(schema, 0)?))
+}
+
 fn json_ref(name: &str) -> Value {
     serde_json::json!({ "$ref": format!("#/components/schemas/{name}") })
 }

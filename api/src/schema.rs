@@ -460,6 +460,145 @@ pub fn components() -> Vec<(String, RefOr<Schema>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::{rules_for, schema_rules};
+    use proptest::prelude::*;
+
+    /// Whether the contract (its compiled rules for the component `name`) admits `s`.
+    fn admits(name: &str, s: &str) -> bool {
+        schema_rules(name)
+            .map(|rules| rules.check(&Value::String(s.to_owned())).is_empty())
+            .unwrap_or(false)
+    }
+
+    /// Text that hits the edges of every pattern: digits, letters of both cases,
+    /// the slug's hyphen, punctuation, the certificate number's shape, spaces of
+    /// every kind, control characters, letters beyond ASCII.
+    fn text() -> impl Strategy<Value = String> {
+        let pieces = prop_oneof![
+            "[0-9]{1,10}",
+            "[a-z]{1,6}",
+            "[A-Z]{1,4}",
+            Just("-".to_owned()),
+            Just(".".to_owned()),
+            Just("PSO-2026-".to_owned()),
+            "[!-~]{1,4}",
+            prop::sample::select(vec![
+                " ", "\t", "\n", "\u{0}", "\u{7f}", "\u{85}", "\u{a0}", "\u{1680}", "\u{2002}",
+                "\u{200b}", "\u{2028}", "\u{202f}", "\u{3000}", "\u{feff}", "é", "ß", "日",
+            ])
+            .prop_map(str::to_owned),
+        ];
+        let composed = prop::collection::vec(pieces, 0..8).prop_map(|p| p.concat());
+        // A valid value with one character replaced, inserted or removed: the
+        // edges of each pattern.
+        let valid = prop::sample::select(vec![
+            "12345678",
+            "PSO-2026-000042",
+            "kiwa",
+            "k2",
+            "4120",
+            "41200",
+            "KIWA-PSO-2026-0042",
+            "2.1",
+            "kiwa-3f1c9a77e2b04d6b",
+            "Bouwbedrijf De Vries B.V.",
+        ]);
+        let odd = prop::sample::select(vec![
+            'a', 'Z', '0', '9', '-', '_', '.', ' ', '~', '\u{7f}', '\u{a0}', 'é', '\n', '\u{3000}',
+        ]);
+        let edited =
+            (valid, any::<prop::sample::Index>(), odd, 0..3u8).prop_map(|(v, at, c, how)| {
+                let mut chars: Vec<char> = v.chars().collect();
+                let i = at.index(chars.len() + 1);
+                match how {
+                    0 if i < chars.len() => chars[i] = c,
+                    1 => chars.insert(i, c),
+                    _ if i < chars.len() => {
+                        chars.remove(i);
+                    }
+                    _ => chars.push(c),
+                }
+                chars.into_iter().collect::<String>()
+            });
+        prop_oneof![composed, edited]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// What the document states for an identifier is exactly what its parser accepts.
+        #[test]
+        fn identifier_patterns_are_the_parsers(s in text()) {
+            use registry_core::{CbId, CbReference, CertificateNumber, HandbookVersion, KvkNumber, RequestId, SbiCode};
+            prop_assert_eq!(admits("KvkNumber", &s), KvkNumber::parse(&s).is_ok(), "KvkNumber {:?}", s);
+            prop_assert_eq!(admits("CertificateNumber", &s), CertificateNumber::parse(&s).is_ok(), "CertificateNumber {:?}", s);
+            prop_assert_eq!(admits("CbId", &s), CbId::parse(&s).is_ok(), "CbId {:?}", s);
+            prop_assert_eq!(admits("SbiCode", &s), SbiCode::parse(&s).is_ok(), "SbiCode {:?}", s);
+            prop_assert_eq!(admits("CbReference", &s), CbReference::parse(&s).is_ok(), "CbReference {:?}", s);
+            prop_assert_eq!(admits("RequestId", &s), RequestId::parse(&s).is_ok(), "RequestId {:?}", s);
+            prop_assert_eq!(admits("HandbookVersion", &s), HandbookVersion::parse(&s).is_ok(), "HandbookVersion {:?}", s);
+            prop_assert_eq!(admits("Kid", &s), registry_core::PublicKey::new(&s, String::new()).is_ok(), "Kid {:?}", s);
+        }
+
+        /// A name the document admits is one `Name::parse` takes, and the pattern
+        /// says what its comment says: no control character, not only white space.
+        #[test]
+        fn the_name_pattern_is_what_parse_asks(s in text()) {
+            let admitted = admits("Name", &s);
+            if admitted {
+                prop_assert!(registry_core::Name::parse(&s).is_ok(), "{:?}", s);
+            }
+            if s.chars().count() <= registry_core::Name::MAX_CHARS && !s.is_empty() {
+                let meant = !s.chars().any(char::is_control) && !s.trim().is_empty();
+                prop_assert_eq!(admitted, meant, "{:?}", s);
+            }
+            let reason = !s.is_empty() && !s.trim().is_empty();
+            prop_assert_eq!(admits("Reason", &s), reason, "Reason {:?}", s);
+        }
+    }
+
+    /// Every example the document gives passes the contract it illustrates.
+    #[test]
+    fn every_example_passes_its_own_schema() {
+        fn visit(value: &Value, at: &str, checked: &mut usize) {
+            let Value::Object(object) = value else {
+                if let Value::Array(items) = value {
+                    for (i, item) in items.iter().enumerate() {
+                        visit(item, &format!("{at}/{i}"), checked);
+                    }
+                }
+                return;
+            };
+            let mut examples: Vec<&Value> = object
+                .get("examples")
+                .and_then(Value::as_array)
+                .map(|e| e.iter().collect())
+                .unwrap_or_default();
+            examples.extend(object.get("example"));
+            let is_schema = ["type", "$ref", "anyOf", "oneOf", "allOf"]
+                .iter()
+                .any(|k| object.contains_key(*k));
+            if is_schema && !examples.is_empty() {
+                let rules = rules_for(value).unwrap_or_else(|e| panic!("{at}: {e}"));
+                for example in examples {
+                    assert!(
+                        rules.check(example).is_empty(),
+                        "{at}: {example} is refused: {:?}",
+                        rules.check(example)
+                    );
+                    *checked += 1;
+                }
+            }
+            for (key, inner) in object {
+                if key != "examples" && key != "example" {
+                    visit(inner, &format!("{at}/{key}"), checked);
+                }
+            }
+        }
+        let mut checked = 0;
+        visit(crate::openapi::document_value(), "", &mut checked);
+        assert!(checked > 20, "{checked} examples checked");
+    }
 
     #[test]
     fn every_component_is_a_real_schema() {
