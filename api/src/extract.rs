@@ -10,20 +10,18 @@
 
 use std::future::{Ready, ready};
 
+use crate::contract::{BodyContract, QueryContract};
+use crate::problem::{Problem, ProblemType};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
-use serde::de::DeserializeOwned;
-
-use crate::contract;
-use crate::problem::{Problem, ProblemType};
 
 /// The largest JSON body accepted (a batch of 1,000 KvK numbers fits easily).
 pub const MAX_JSON_BODY: usize = 64 * 1024;
 
-fn rules_missing(error: String) -> Problem {
+fn rules_missing(error: &str) -> Problem {
     tracing::error!(%error, "the contract's rules cannot be built");
     Problem::internal()
 }
@@ -32,7 +30,7 @@ fn rules_missing(error: String) -> Problem {
 #[derive(Debug)]
 pub struct Query<T>(pub T);
 
-impl<T: DeserializeOwned + utoipa::IntoParams + 'static> FromRequest for Query<T> {
+impl<T: QueryContract> FromRequest for Query<T> {
     type Error = Problem;
     type Future = Ready<Result<Self, Problem>>;
 
@@ -42,15 +40,14 @@ impl<T: DeserializeOwned + utoipa::IntoParams + 'static> FromRequest for Query<T
 }
 
 /// Reads `raw` (a query string) as `T`.
-pub fn query<T: DeserializeOwned + utoipa::IntoParams + 'static>(raw: &str) -> Result<T, Problem> {
-    let rules = contract::query_rules::<T>().map_err(rules_missing)?;
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
-        .map_err(|_| Problem::parameter("query", "is not a valid query string"))?;
-    let faults = rules.check(&pairs);
-    if !faults.is_empty() {
-        return Err(Problem::parameters(faults));
-    }
-    serde_urlencoded::from_str(raw).map_err(|e| {
+pub fn query<T: QueryContract>(raw: &str) -> Result<T, Problem> {
+    let rules = T::rules().map_err(rules_missing)?;
+    // Percent-decoded, `+` read as a space, bytes that are not UTF-8 replaced.
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect();
+    let values = rules.read(pairs).map_err(Problem::parameters)?;
+    serde_json::from_value(serde_json::Value::Object(values)).map_err(|e| {
         tracing::error!(error = %e, "a query the contract admits does not deserialize");
         Problem::parameter("query", e.to_string())
     })
@@ -60,7 +57,7 @@ pub fn query<T: DeserializeOwned + utoipa::IntoParams + 'static>(raw: &str) -> R
 #[derive(Debug)]
 pub struct Json<T>(pub T);
 
-impl<T: DeserializeOwned + utoipa::PartialSchema + 'static> FromRequest for Json<T> {
+impl<T: BodyContract> FromRequest for Json<T> {
     type Error = Problem;
     type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
 
@@ -81,10 +78,8 @@ impl<T: DeserializeOwned + utoipa::PartialSchema + 'static> FromRequest for Json
 }
 
 /// Reads a JSON value as `T`, checked against `T`'s schema first.
-pub fn value_as<T: DeserializeOwned + utoipa::PartialSchema + 'static>(
-    value: serde_json::Value,
-) -> Result<T, Problem> {
-    let rules = contract::body_rules::<T>().map_err(rules_missing)?;
+pub fn value_as<T: BodyContract>(value: serde_json::Value) -> Result<T, Problem> {
+    let rules = T::rules().map_err(rules_missing)?;
     let faults = rules.check(&value);
     if !faults.is_empty() {
         return Err(Problem::validation(faults));

@@ -34,6 +34,8 @@ pub const BASE_PATH: &str = "/v1";
 #[into_params(parameter_in = Query)]
 pub struct NoParams {}
 
+crate::contract::query_contract!(NoParams);
+
 /// The problem types one status of one kind of operation can carry.
 type Declared = (u16, &'static str, &'static [ProblemType]);
 

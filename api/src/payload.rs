@@ -220,6 +220,14 @@ pub struct RevocationRequest {
     pub effective_at: Option<DateTime<Utc>>,
 }
 
+crate::contract::body_contract!(
+    IssueClaims,
+    RenewClaims,
+    StandingClaims,
+    ReinstateClaims,
+    RevocationRequest
+);
+
 impl IssueClaims {
     pub fn command(self) -> IssueCertificate {
         let c = self.certificate;

@@ -15,7 +15,7 @@ use crate::validation::InvalidValue;
 /// A certificate number, assigned by the registry: the scheme's prefix, the year of
 /// issuance and a serial of at least six digits, e.g. `PSO-2026-000042`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "String")]
 pub struct CertificateNumber(String);
 
 impl CertificateNumber {
@@ -85,7 +85,7 @@ impl fmt::Display for CertificateNumber {
 /// The CB's own reference for a certificate; unique per CB, and the key of
 /// idempotent issuance (API.md, "Certification bodies write").
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "String")]
 pub struct CbReference(String);
 
 impl CbReference {

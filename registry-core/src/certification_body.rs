@@ -10,7 +10,7 @@ use crate::validation::InvalidValue;
 /// A CB's id as the scheme owner registered it: a lower-case slug of 2 to 64
 /// characters (`a-z`, `0-9`, `-`), starting and ending with a letter or digit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "String")]
 pub struct CbId(String);
 
 impl CbId {

@@ -12,7 +12,7 @@ use crate::validation::{Faults, FieldError, InvalidValue};
 /// leading zeros survive. No 11-check: real validators do not apply it and it
 /// rejects real numbers (DOMAIN.md, "Company identifiers").
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "String")]
 pub struct KvkNumber(String);
 
 impl KvkNumber {
@@ -60,8 +60,8 @@ impl FromStr for KvkNumber {
 
 /// The twelve Dutch provinces, by their official names. Parsing ignores case,
 /// accepts a space for the hyphen, and the Dutch exonym "Friesland" for Fryslân.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub enum Province {
     Groningen,
     Fryslan,
@@ -136,6 +136,13 @@ impl TryFrom<String> for Province {
     }
 }
 
+/// Written as its official name (`Fryslân`), without a copy.
+impl Serialize for Province {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
 impl From<Province> for String {
     fn from(p: Province) -> Self {
         p.name().to_owned()
@@ -151,7 +158,7 @@ impl fmt::Display for Province {
 /// A sector code of the Standaard Bedrijfsindeling: 4 or 5 digits (SBI 2008 and
 /// SBI 2025 both use this shape; the registry records the code as the CB gives it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "String")]
 pub struct SbiCode(String);
 
 impl SbiCode {
@@ -186,7 +193,7 @@ impl From<SbiCode> for String {
 
 /// A short, non-empty, single-line text: a company name, trade name or city.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "String")]
 pub struct Name(String);
 
 impl Name {
@@ -299,6 +306,26 @@ pub fn check_coverage(holder: &Holder, subsidiaries: &[Subsidiary]) -> Vec<Field
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_written_as_their_text() {
+        // Stored histories and the API write each value as the text it parses from.
+        let kvk = KvkNumber::parse("01234567").expect("kvk");
+        let json = serde_json::to_string(&(
+            kvk.clone(),
+            Province::Fryslan,
+            Name::parse("De Vries").expect("name"),
+        ));
+        assert_eq!(
+            json.ok().as_deref(),
+            Some(r#"["01234567","Fryslân","De Vries"]"#)
+        );
+        assert_eq!(
+            serde_json::from_str::<KvkNumber>(r#""01234567""#).ok(),
+            Some(kvk)
+        );
+        assert!(serde_json::from_str::<KvkNumber>(r#""1234567""#).is_err());
+    }
 
     #[test]
     fn kvk_number_is_exactly_eight_digits_without_eleven_check() {

@@ -9,8 +9,8 @@ use crate::validation::InvalidValue;
 
 /// A PSO level, ordered from low to high: "at least `trede_2`" means `trede_2` or
 /// `trede_3` (DOMAIN.md, "Levels").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub enum Level {
     Aspirant,
     Basistrede,
@@ -66,6 +66,13 @@ impl TryFrom<String> for Level {
     }
 }
 
+/// Written as its API name (`trede_2`), without a copy.
+impl Serialize for Level {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl From<Level> for String {
     fn from(l: Level) -> Self {
         l.as_str().to_owned()
@@ -101,6 +108,15 @@ mod tests {
             assert_eq!(Level::parse(l.as_str()), Ok(l));
         }
         assert!(Level::parse("trede_4").is_err());
+        // Stored histories and the API write a level by its name.
+        assert_eq!(
+            serde_json::to_string(&Level::Trede2).ok().as_deref(),
+            Some("\"trede_2\"")
+        );
+        assert_eq!(
+            serde_json::from_str::<Level>("\"trede_2\"").ok(),
+            Some(Level::Trede2)
+        );
         assert!(Level::parse("Trede_2").is_err());
     }
 }

@@ -10,7 +10,7 @@ use crate::validation::{FieldError, InvalidValue};
 
 /// The handbook version a CB audited against, e.g. `2.1`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[serde(try_from = "String")]
 pub struct HandbookVersion(String);
 
 impl HandbookVersion {

@@ -27,6 +27,23 @@ pub fn end_of_day(date: NaiveDate) -> DateTime<Utc> {
     )
 }
 
+/// A calendar date written `YYYY-MM-DD` (RFC 3339 `full-date`: exactly ten
+/// characters, a real day), read without a format-string parser (this runs for
+/// every status question).
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let year = i32::try_from(number(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, number(5..7)?, number(8..10)?)
+}
+
 /// Now, to the microsecond: the precision both backends store, so that what is
 /// written reads back equal.
 pub fn now() -> DateTime<Utc> {
@@ -46,6 +63,40 @@ pub fn date_at(t: DateTime<Utc>) -> NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_read_as_full_dates_only() {
+        for (text, reading) in [
+            ("2026-06-01", NaiveDate::from_ymd_opt(2026, 6, 1)),
+            ("0000-01-01", NaiveDate::from_ymd_opt(0, 1, 1)),
+            ("2028-02-29", NaiveDate::from_ymd_opt(2028, 2, 29)),
+            ("2027-02-29", None),
+            ("2026-13-01", None),
+            ("2026-00-10", None),
+            ("2026-6-01", None),
+            ("2026-06-1", None),
+            ("+026-06-01", None),
+            ("2026/06/01", None),
+            ("2026-06-01T", None),
+            ("２０２６-06-01", None),
+        ] {
+            assert_eq!(parse_date(text), reading, "{text}");
+            // Where the text has the shape, chrono reads the same day (chrono
+            // alone also reads `+026-06-01` and other shapes RFC 3339 has not).
+            let shaped = text.len() == 10
+                && text.bytes().enumerate().all(|(i, b)| {
+                    if i == 4 || i == 7 {
+                        b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                });
+            if shaped {
+                let chrono = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+                assert_eq!(parse_date(text), chrono, "{text} as chrono reads it");
+            }
+        }
+    }
 
     fn date(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("test date")

@@ -150,6 +150,8 @@ patch! {
     PatchWithoutKeys {}
 }
 
+crate::contract::body_contract!(AccreditRequest, CertificationBodyPatch);
+
 /// Where a CB's keys come from, as asked; a `jwksUri` is fetched now, so that a
 /// wrong address is found at once.
 enum Keys {

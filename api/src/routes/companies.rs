@@ -64,6 +64,8 @@ pub struct SearchParams {
     limit: Option<i64>,
 }
 
+crate::contract::query_contract!(SearchParams);
+
 impl SearchParams {
     /// The filter, the page size and where the page starts.
     pub fn search(self) -> Result<(SearchFilter, i64, Option<SearchCursor>), Problem> {

@@ -24,6 +24,8 @@ pub struct FeedParams {
     limit: Option<i64>,
 }
 
+crate::contract::query_contract!(FeedParams);
+
 /// The change feed's page.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -171,6 +171,8 @@ pub struct StatusParams {
     level_min: Option<Level>,
 }
 
+crate::contract::query_contract!(StatusParams);
+
 /// A KvK number in the path.
 pub fn kvk_number(raw: &str) -> Result<KvkNumber, Problem> {
     KvkNumber::parse(raw).map_err(|e| Problem::parameter("kvk", e.0))
@@ -228,6 +230,8 @@ pub struct BatchRequest {
     #[schema(value_type = Option<LevelSchema>)]
     level_min: Option<Level>,
 }
+
+crate::contract::body_contract!(BatchRequest);
 
 /// `POST /v1/status/batch`: up to 1,000 KvK numbers, one answer each, in the
 /// order asked (duplicates answered each time), read in a bounded number of

@@ -1,33 +1,19 @@
-//! The contract, enforced: a query string or a JSON body is checked against the
-//! schema the OpenAPI document declares for the type that reads it, before serde
-//! reads it. So the document states exactly what the server refuses: a request
-//! the document calls valid gets past this check, one it calls invalid does not,
-//! and every fault is reported at once, by its path in the contract's names
-//! (`certificate.holder.kvkNumber`, `kvkNumbers[3]`, `levelMin`).
-//!
-//! The check reads the JSON Schema subset that the document uses (utoipa's
-//! output and [`crate::schema`]): `type`, `enum`, `$ref`, `oneOf`, `anyOf`,
-//! `allOf`, string lengths (in characters), `pattern`, the formats `date` and
-//! `date-time`, number bounds, array `items` and item counts, object
-//! `properties`, `required` and `additionalProperties`. A keyword it does not
-//! know is an error when the rules are built (a test builds them all), never a
-//! silent pass.
+//! One schema of the document, compiled into a rule that checks a JSON value
+//! and says, for every fault, where and what it must be.
 
-use std::any::TypeId;
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::LazyLock;
 
-use chrono::{DateTime, NaiveDate};
+use chrono::DateTime;
 use regex::Regex;
 use registry_core::FieldError;
 use serde_json::{Map, Value};
 
-/// The most faults one refusal lists: an answer stays small whatever was sent.
-pub const MAX_FAULTS: usize = 50;
+use super::{MAX_FAULTS, suggestion};
 
 /// One schema, compiled.
 #[derive(Debug, Default)]
-struct Rule {
+pub(super) struct Rule {
     /// The JSON types admitted; `None` admits any.
     types: Option<Vec<Kind>>,
     choices: Option<Vec<Value>>,
@@ -48,6 +34,8 @@ struct Rule {
     one_of: Vec<Rule>,
     any_of: Vec<Rule>,
     all_of: Vec<Rule>,
+    /// The JSON types this rule and those it combines admit (computed once).
+    pub(super) kinds: Vec<Kind>,
 }
 
 #[derive(Debug)]
@@ -65,7 +53,7 @@ enum Additional {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Null,
     Boolean,
     Integer,
@@ -143,15 +131,7 @@ impl Format {
 
 /// RFC 3339 `full-date`: `YYYY-MM-DD`, a real day.
 fn is_date(s: &str) -> bool {
-    s.len() == 10
-        && s.bytes().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        })
-        && NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+    registry_core::time::parse_date(s).is_some()
 }
 
 /// RFC 3339 `date-time`: a full date, `T`, a time with optional fraction, and
@@ -166,13 +146,13 @@ fn is_date_time(s: &str) -> bool {
 }
 
 /// Builds rules from the document's schemas.
-struct Compiler<'d> {
-    schemas: &'d Map<String, Value>,
-    messages: &'d HashMap<&'static str, &'static str>,
+pub(super) struct Compiler<'d> {
+    pub(super) schemas: &'d Map<String, Value>,
+    pub(super) messages: &'d HashMap<&'static str, &'static str>,
 }
 
 impl Compiler<'_> {
-    fn compile(&self, schema: &Value, depth: usize) -> Result<Rule, String> {
+    pub(super) fn compile(&self, schema: &Value, depth: usize) -> Result<Rule, String> {
         if depth > 32 {
             return Err("schemas nest too deep (a cycle?)".into());
         }
@@ -277,6 +257,7 @@ impl Compiler<'_> {
                 other => return Err(format!("unsupported keyword {other}")),
             }
         }
+        rule.kinds = rule_kinds(&rule);
         Ok(rule)
     }
 }
@@ -303,10 +284,10 @@ fn number(value: &Value) -> Result<f64, String> {
 
 /// Faults found so far, at most [`MAX_FAULTS`].
 #[derive(Debug, Default)]
-struct Faults(Vec<FieldError>);
+pub(super) struct Faults(pub(super) Vec<FieldError>);
 
 impl Faults {
-    fn push(&mut self, path: &str, message: impl Into<String>) {
+    pub(super) fn push(&mut self, path: &str, message: impl Into<String>) {
         if self.0.len() < MAX_FAULTS {
             self.0.push(FieldError::new(display_path(path), message));
         }
@@ -330,63 +311,6 @@ fn member(path: &str, name: &str) -> String {
     }
 }
 
-/// What an unknown name was probably meant to be: its camelCase spelling when
-/// that is known (the names of before the contract's revision), else a known
-/// name within two edits.
-pub fn suggestion<'a>(
-    unknown: &str,
-    known: impl IntoIterator<Item = &'a str> + Clone,
-) -> Option<&'a str> {
-    let camel = camel_case(unknown);
-    known
-        .clone()
-        .into_iter()
-        .find(|k| *k == camel && *k != unknown)
-        .or_else(|| {
-            known
-                .into_iter()
-                .map(|k| {
-                    (
-                        strsim::damerau_levenshtein(&unknown.to_lowercase(), &k.to_lowercase()),
-                        k,
-                    )
-                })
-                .filter(|(distance, k)| *distance <= 2 && *distance < k.chars().count())
-                .min_by_key(|(distance, _)| *distance)
-                .map(|(_, k)| k)
-        })
-}
-
-/// serde's `rename_all = "camelCase"` of a snake_case name: `level_min` →
-/// `levelMin`; other names are left as they are.
-pub fn camel_case(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut upper = false;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// A field path of the core's (`holder.trade_names`, `subsidiaries[0].kvk_number`)
-/// in the contract's names (`holder.tradeNames`, `subsidiaries[0].kvkNumber`).
-pub fn camel_path(path: &str) -> String {
-    path.split('.')
-        .map(|segment| match segment.find('[') {
-            Some(i) => format!("{}{}", camel_case(&segment[..i]), &segment[i..]),
-            None => camel_case(segment),
-        })
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
 impl Rule {
     /// Whether `value` passes, without recording why.
     fn passes(&self, value: &Value) -> bool {
@@ -395,7 +319,7 @@ impl Rule {
         faults.0.is_empty()
     }
 
-    fn check(&self, value: &Value, path: &str, faults: &mut Faults) {
+    pub(super) fn check(&self, value: &Value, path: &str, faults: &mut Faults) {
         if faults.full() {
             return;
         }
@@ -598,8 +522,7 @@ fn alternatives(rules: &[Rule], value: &Value, path: &str, faults: &mut Faults) 
         .map(|r| {
             let mut own = Faults::default();
             r.check(value, path, &mut own);
-            let kinds = rule_kinds(r);
-            let fits = kinds.is_empty() || kinds.iter().any(|k| k.admits(value));
+            let fits = r.kinds.is_empty() || r.kinds.iter().any(|k| k.admits(value));
             ((!fits, r.shape_faults(value), own.0.len()), own, r)
         })
         .filter(|(_, own, _)| !own.0.is_empty())
@@ -635,198 +558,12 @@ fn alternatives(rules: &[Rule], value: &Value, path: &str, faults: &mut Faults) 
     }
 }
 
-/// The rules for one JSON body.
-#[derive(Debug)]
-pub struct BodyRules(Rule);
-
-impl BodyRules {
-    /// Every fault of `value`, by path (empty when it passes).
-    pub fn check(&self, value: &Value) -> Vec<FieldError> {
-        let mut faults = Faults::default();
-        self.0.check(value, "", &mut faults);
-        faults.0
-    }
-}
-
-/// The rules for one query string: each parameter's schema.
-#[derive(Debug)]
-pub struct QueryRules {
-    parameters: Vec<(String, bool, Rule)>,
-}
-
-impl QueryRules {
-    /// Every fault of `pairs` (unknown or repeated parameters, missing required
-    /// ones, values their schema refuses), by parameter name.
-    pub fn check(&self, pairs: &[(String, String)]) -> Vec<FieldError> {
-        let mut faults = Faults::default();
-        for (i, (name, raw)) in pairs.iter().enumerate() {
-            let Some((_, _, rule)) = self.parameters.iter().find(|(p, _, _)| p == name) else {
-                let known = self.parameters.iter().map(|(p, _, _)| p.as_str());
-                faults.push(
-                    name,
-                    match suggestion(name, known) {
-                        Some(meant) => {
-                            format!("is not a parameter of this endpoint; did you mean {meant}?")
-                        }
-                        None => format!(
-                            "is not a parameter of this endpoint (it takes: {})",
-                            self.names()
-                        ),
-                    },
-                );
-                continue;
-            };
-            if pairs[..i].iter().any(|(earlier, _)| earlier == name) {
-                faults.push(name, "is given more than once");
-                continue;
-            }
-            rule.check(&query_value(rule, raw), name, &mut faults);
-        }
-        for (name, required, _) in &self.parameters {
-            if *required && !pairs.iter().any(|(p, _)| p == name) {
-                faults.push(name, "is required");
-            }
-        }
-        faults.0
-    }
-
-    fn names(&self) -> String {
-        if self.parameters.is_empty() {
-            return "none".to_owned();
-        }
-        self.parameters
-            .iter()
-            .map(|(p, _, _)| p.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// A query value as the JSON its schema describes: a whole number, a number or
-/// a boolean where the schema asks for one and the text is one, else the text.
-fn query_value(rule: &Rule, raw: &str) -> Value {
-    let kinds = rule_kinds(rule);
-    let wants = |k: Kind| kinds.contains(&k);
-    if !wants(Kind::String) {
-        if wants(Kind::Integer) || wants(Kind::Number) {
-            let integer = !raw.is_empty()
-                && raw
-                    .strip_prefix('-')
-                    .unwrap_or(raw)
-                    .bytes()
-                    .all(|b| b.is_ascii_digit());
-            if integer && let Ok(n) = raw.parse::<i64>() {
-                return Value::from(n);
-            }
-            if wants(Kind::Number)
-                && let Some(n) = raw
-                    .parse::<f64>()
-                    .ok()
-                    .and_then(serde_json::Number::from_f64)
-            {
-                return Value::Number(n);
-            }
-        }
-        if wants(Kind::Boolean) {
-            match raw {
-                "true" => return Value::Bool(true),
-                "false" => return Value::Bool(false),
-                _ => {}
-            }
-        }
-    }
-    Value::String(raw.to_owned())
-}
-
 fn rule_kinds(rule: &Rule) -> Vec<Kind> {
     let mut kinds: Vec<Kind> = rule.types.clone().unwrap_or_default();
     for inner in rule.all_of.iter().chain(&rule.one_of).chain(&rule.any_of) {
-        kinds.extend(rule_kinds(inner));
+        kinds.extend(&inner.kinds);
     }
     kinds
-}
-
-/// The document's schemas, and the rules built from them (once per type).
-struct Contract {
-    document: Value,
-    messages: HashMap<&'static str, &'static str>,
-    bodies: RwLock<HashMap<TypeId, Arc<BodyRules>>>,
-    queries: RwLock<HashMap<TypeId, Arc<QueryRules>>>,
-}
-
-static CONTRACT: LazyLock<Contract> = LazyLock::new(|| Contract {
-    document: crate::openapi::document_value().clone(),
-    messages: crate::schema::PATTERN_MESSAGES.into_iter().collect(),
-    bodies: RwLock::new(HashMap::new()),
-    queries: RwLock::new(HashMap::new()),
-});
-
-impl Contract {
-    fn compiler(&self) -> Result<Compiler<'_>, String> {
-        let schemas = self
-            .document
-            .pointer("/components/schemas")
-            .and_then(Value::as_object)
-            .ok_or("the document has no schemas")?;
-        Ok(Compiler {
-            schemas,
-            messages: &self.messages,
-        })
-    }
-}
-
-fn cached<R>(
-    cache: &RwLock<HashMap<TypeId, Arc<R>>>,
-    id: TypeId,
-    build: impl FnOnce() -> Result<R, String>,
-) -> Result<Arc<R>, String> {
-    if let Some(rules) = cache.read().ok().and_then(|m| m.get(&id).cloned()) {
-        return Ok(rules);
-    }
-    let rules = Arc::new(build()?);
-    if let Ok(mut map) = cache.write() {
-        map.insert(id, rules.clone());
-    }
-    Ok(rules)
-}
-
-/// The rules for a body read as `T`.
-pub fn body_rules<T: utoipa::PartialSchema + 'static>() -> Result<Arc<BodyRules>, String> {
-    cached(&CONTRACT.bodies, TypeId::of::<T>(), || {
-        let schema = serde_json::to_value(T::schema()).map_err(|e| e.to_string())?;
-        Ok(BodyRules(CONTRACT.compiler()?.compile(&schema, 0)?))
-    })
-}
-
-/// The rules for a query string read as `T`.
-pub fn query_rules<T: utoipa::IntoParams + 'static>() -> Result<Arc<QueryRules>, String> {
-    cached(&CONTRACT.queries, TypeId::of::<T>(), || {
-        let compiler = CONTRACT.compiler()?;
-        let mut parameters = Vec::new();
-        for parameter in T::into_params(|| Some(utoipa::openapi::path::ParameterIn::Query)) {
-            let value = serde_json::to_value(&parameter).map_err(|e| e.to_string())?;
-            let name = value["name"].as_str().ok_or("a parameter without a name")?;
-            let required = value["required"].as_bool().unwrap_or(false);
-            let rule = compiler.compile(&value["schema"], 0)?;
-            parameters.push((name.to_owned(), required, rule));
-        }
-        Ok(QueryRules { parameters })
-    })
-}
-
-/// The rules for one schema of the document, by name (for tests and tools).
-pub fn schema_rules(name: &str) -> Result<BodyRules, String> {
-    let schema = json_ref(name);
-    Ok(BodyRules(CONTRACT.compiler()?.compile(&schema, 0)?))
-}
-
-/// The rules for a schema given as JSON (its `$ref`s into the document).
-pub fn rules_for(schema: &Value) -> Result<BodyRules, String> {
-    Ok(BodyRules(CONTRACT.compiler()?.compile(schema, 0)?))
-}
-
-fn json_ref(name: &str) -> Value {
-    serde_json::json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
 #[cfg(test)]
@@ -846,28 +583,6 @@ mod tests {
         let mut found = Faults::default();
         rule.check(&value, "", &mut found);
         found.0.into_iter().map(|f| (f.field, f.message)).collect()
-    }
-
-    #[test]
-    fn names_become_camel_case_as_serde_does() {
-        assert_eq!(camel_case("level_min"), "levelMin");
-        assert_eq!(camel_case("pso30plus"), "pso30plus");
-        assert_eq!(camel_case("kvk_numbers"), "kvkNumbers");
-        assert_eq!(
-            camel_path("subsidiaries[0].kvk_number"),
-            "subsidiaries[0].kvkNumber"
-        );
-        assert_eq!(camel_path("holder.trade_names"), "holder.tradeNames");
-    }
-
-    #[test]
-    fn old_names_and_typos_get_a_suggestion() {
-        let known = ["levelMin", "on", "until"];
-        assert_eq!(suggestion("level_min", known), Some("levelMin"));
-        assert_eq!(suggestion("levelmin", known), Some("levelMin"));
-        assert_eq!(suggestion("untill", known), Some("until"));
-        assert_eq!(suggestion("x", known), None);
-        assert_eq!(suggestion("zzzzzz", known), None);
     }
 
     #[test]
@@ -975,30 +690,5 @@ mod tests {
             assert!(!is_date_time(bad), "{bad}");
         }
         assert!(is_date("2028-02-29") && !is_date("2027-02-29") && !is_date("2026-6-01"));
-    }
-
-    #[test]
-    fn query_values_are_read_as_their_schema_types() {
-        let integer = Compiler {
-            schemas: &Map::new(),
-            messages: &HashMap::new(),
-        }
-        .compile(&json!({"type": "integer", "minimum": 0}), 0)
-        .expect("rule");
-        assert_eq!(query_value(&integer, "42"), json!(42));
-        assert_eq!(query_value(&integer, "4.2"), json!("4.2"));
-        assert_eq!(query_value(&integer, "+1"), json!("+1"));
-    }
-
-    #[test]
-    fn the_document_compiles_into_rules() {
-        let document = crate::openapi::document_value();
-        for name in document["components"]["schemas"]
-            .as_object()
-            .expect("schemas")
-            .keys()
-        {
-            schema_rules(name).unwrap_or_else(|e| panic!("{name}: {e}"));
-        }
     }
 }
