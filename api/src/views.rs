@@ -345,21 +345,28 @@ impl From<registry_core::CertificationBody> for CertificationBodyView {
     }
 }
 
-/// A company's standing on the day asked about (now, or `validOn`).
+/// A company's standing as the status rule decides it: for a search hit on
+/// the day asked about (now, or `validOn`), for a status answer over the
+/// instant or interval asked about.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StandingView {
+    /// Valid (at `levelMin` or higher, when asked) at every instant asked about.
+    pub certified: bool,
+    /// The standing on the first instant asked about.
     #[schema(value_type = CompanyStatusSchema)]
     pub status: CompanyStatus,
-    pub certified: bool,
+    /// The lowest level held over the interval when certified, else the level
+    /// on its first instant.
     #[schema(value_type = Option<LevelSchema>)]
     pub level: Option<Level>,
     pub pso30plus: bool,
+    /// The certificate that speaks for the company.
     #[schema(value_type = Option<CertificateNumberSchema>)]
     pub certificate_number: Option<CertificateNumber>,
     #[schema(value_type = Option<CbIdSchema>)]
     pub certification_body: Option<CbId>,
-    /// The end (exclusive) of the period in effect.
+    /// The end (exclusive) of that certificate's period in effect.
     #[schema(value_type = Option<DateSchema>)]
     pub valid_until: Option<NaiveDate>,
 }

@@ -2,12 +2,9 @@
 //! of up to 1,000, on a date or over an interval, optionally at a minimum level.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use registry_core::time::{end_of_day, start_of_day};
-use registry_core::{
-    CbId, CertificateNumber, CompanyStatus, FieldError, IntervalEnd, KvkNumber, Level,
-    StatusAnswer, StatusQuery,
-};
+use registry_core::{FieldError, IntervalEnd, KvkNumber, Level, StatusAnswer, StatusQuery};
 use serde::{Deserialize, Serialize};
 
 use super::read;
@@ -15,16 +12,13 @@ use crate::extract::{Json, Query};
 use crate::http_cache;
 use crate::paging::StatusList;
 use crate::problem::Problem;
-use crate::schema::{
-    CbIdSchema, CertificateNumberSchema, CompanyStatusSchema, DateOrInstantSchema, DateSchema,
-    InstantSchema, KvkNumberSchema, LevelSchema,
-};
+use crate::schema::{DateOrInstantSchema, InstantSchema, KvkNumberSchema, LevelSchema};
 use crate::state::AppState;
-use crate::views::instant;
+use crate::views::{StandingView, instant};
 
 /// `on`: a date (the start of that day in Europe/Amsterdam) or an RFC 3339 instant.
 fn parse_on(raw: &str) -> Option<DateTime<Utc>> {
-    parse_date(raw)
+    registry_core::time::parse_date(raw)
         .map(start_of_day)
         .or_else(|| parse_instant(raw))
 }
@@ -32,15 +26,9 @@ fn parse_on(raw: &str) -> Option<DateTime<Utc>> {
 /// `until`: a date (up to the end of that day in Europe/Amsterdam) or an RFC
 /// 3339 instant; the interval ends just before it.
 fn parse_until(raw: &str) -> Option<DateTime<Utc>> {
-    parse_date(raw)
+    registry_core::time::parse_date(raw)
         .map(end_of_day)
         .or_else(|| parse_instant(raw))
-}
-
-fn parse_date(raw: &str) -> Option<NaiveDate> {
-    (raw.len() == 10)
-        .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
-        .flatten()
 }
 
 fn parse_instant(raw: &str) -> Option<DateTime<Utc>> {
@@ -109,22 +97,9 @@ pub struct StatusView {
     pub until: Option<String>,
     #[schema(value_type = Option<LevelSchema>)]
     pub level_min: Option<Level>,
-    /// Valid (at `levelMin` or higher) at every instant asked about.
-    pub certified: bool,
-    /// The standing on `on`.
-    #[schema(value_type = CompanyStatusSchema)]
-    pub status: CompanyStatus,
-    /// The lowest level held over the interval when certified, else the level on `on`.
-    #[schema(value_type = Option<LevelSchema>)]
-    pub level: Option<Level>,
-    pub pso30plus: bool,
-    #[schema(value_type = Option<CertificateNumberSchema>)]
-    pub certificate_number: Option<CertificateNumber>,
-    #[schema(value_type = Option<CbIdSchema>)]
-    pub certification_body: Option<CbId>,
-    /// The end (exclusive) of the certificate's period in effect on `on`.
-    #[schema(value_type = Option<DateSchema>)]
-    pub valid_until: Option<NaiveDate>,
+    /// The answer: certified or not, and the standing on `on`.
+    #[serde(flatten)]
+    pub standing: StandingView,
     /// When the register answered.
     #[schema(value_type = InstantSchema)]
     pub checked_at: String,
@@ -141,13 +116,7 @@ impl StatusView {
             on: instant(query.on),
             until,
             level_min: query.level_min,
-            certified: answer.certified,
-            status: answer.status,
-            level: answer.level,
-            pso30plus: answer.pso30plus,
-            certificate_number: answer.certificate_number,
-            certification_body: answer.certification_body,
-            valid_until: answer.valid_until,
+            standing: StandingView::from(answer),
             checked_at: checked_at.to_owned(),
         }
     }
@@ -278,7 +247,7 @@ mod tests {
         assert_eq!(
             q.until,
             Some(IntervalEnd::Exclusive(start_of_day(
-                NaiveDate::from_ymd_opt(2027, 6, 1).expect("date")
+                chrono::NaiveDate::from_ymd_opt(2027, 6, 1).expect("date")
             )))
         );
         let q = question(Some("2026-06-01T12:00:00+02:00"), None, None).expect("instant");
