@@ -245,37 +245,36 @@ pub trait QueryContract: serde::de::DeserializeOwned + utoipa::IntoParams + 'sta
     fn rules() -> Result<&'static QueryRules, &'static str>;
 }
 
-/// Makes a request body type one the contract checks (`crate::extract::Json`).
-macro_rules! body_contract {
-    ($($ty:ty),+ $(,)?) => {$(
-        impl $crate::contract::BodyContract for $ty {
-            fn rules() -> Result<&'static $crate::contract::BodyRules, &'static str> {
-                static RULES: std::sync::OnceLock<Result<$crate::contract::BodyRules, String>> =
+/// Implements `$contract` for each type: its `$rules`, built once by `$build`.
+macro_rules! contract_rules {
+    ($contract:ident, $rules:ident, $build:ident; $($ty:ty),+) => {$(
+        impl $crate::contract::$contract for $ty {
+            fn rules() -> Result<&'static $crate::contract::$rules, &'static str> {
+                static RULES: std::sync::OnceLock<Result<$crate::contract::$rules, String>> =
                     std::sync::OnceLock::new();
                 RULES
-                    .get_or_init($crate::contract::body_rules::<$ty>)
+                    .get_or_init($crate::contract::$build::<$ty>)
                     .as_ref()
                     .map_err(String::as_str)
             }
         }
     )+};
 }
+pub(crate) use contract_rules;
+
+/// Makes a request body type one the contract checks (`crate::extract::Json`).
+macro_rules! body_contract {
+    ($($ty:ty),+ $(,)?) => {
+        $crate::contract::contract_rules!(BodyContract, BodyRules, body_rules; $($ty),+);
+    };
+}
 pub(crate) use body_contract;
 
 /// Makes a query type one the contract checks (`crate::extract::Query`).
 macro_rules! query_contract {
-    ($($ty:ty),+ $(,)?) => {$(
-        impl $crate::contract::QueryContract for $ty {
-            fn rules() -> Result<&'static $crate::contract::QueryRules, &'static str> {
-                static RULES: std::sync::OnceLock<Result<$crate::contract::QueryRules, String>> =
-                    std::sync::OnceLock::new();
-                RULES
-                    .get_or_init($crate::contract::query_rules::<$ty>)
-                    .as_ref()
-                    .map_err(String::as_str)
-            }
-        }
-    )+};
+    ($($ty:ty),+ $(,)?) => {
+        $crate::contract::contract_rules!(QueryContract, QueryRules, query_rules; $($ty),+);
+    };
 }
 pub(crate) use query_contract;
 
