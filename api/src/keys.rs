@@ -155,13 +155,6 @@ only_value!(
 );
 
 impl Jwk {
-    pub fn kid(&self) -> &str {
-        match self {
-            Jwk::Ed25519(k) => &k.kid,
-            Jwk::P256(k) => &k.kid,
-        }
-    }
-
     /// A JWK in the form the contract knows: only its known members, typed.
     fn from_value(value: &serde_json::Value) -> Result<Self, String> {
         let object = value.as_object().ok_or("must be a JSON object")?;

@@ -106,6 +106,26 @@ fn encode_component(s: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The document's `limit` says what the code applies.
+    #[test]
+    fn the_documented_limit_is_the_one_applied() {
+        use utoipa::IntoParams;
+        let lists = [
+            crate::routes::companies::SearchParams::into_params(|| None),
+            crate::routes::events::FeedParams::into_params(|| None),
+        ];
+        for parameters in lists {
+            let limit = parameters
+                .into_iter()
+                .find(|p| p.name == "limit")
+                .and_then(|p| serde_json::to_value(p.schema).ok())
+                .expect("a limit parameter");
+            assert_eq!(limit["default"], DEFAULT_LIMIT, "{limit}");
+            assert_eq!(limit["maximum"], MAX_LIMIT, "{limit}");
+            assert_eq!(limit["minimum"], 1, "{limit}");
+        }
+    }
+
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
         let c = encode_cursor(&("Jansen", "12345678"));

@@ -418,6 +418,18 @@ async fn methods_are_answered_as_the_document_declares() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browsers_may_read_the_public_api_and_nothing_else() {
+    // Every public read of the document (and the batch) answers CORS, and
+    // nothing else does: a new read cannot be left out of the list.
+    for (path, method, op) in operations() {
+        let public = (method == "get"
+            && !path.starts_with("/admin/")
+            && !pso_api::openapi::OPERATIONAL_PATHS.contains(&path))
+            || path == "/status/batch";
+        let declared = op["responses"]["200"]["headers"]
+            .get("Access-Control-Allow-Origin")
+            .is_some();
+        assert_eq!(declared, public, "{method} {path}: CORS");
+    }
     let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
     let origin = "https://aanbesteding.example";
     let read = app

@@ -298,19 +298,16 @@ pub fn query_rules<T: utoipa::IntoParams>() -> Result<QueryRules, String> {
     Ok(QueryRules { parameters })
 }
 
-/// The rules for one schema of the document, by name (for tests and tools).
-pub fn schema_rules(name: &str) -> Result<BodyRules, String> {
-    let schema = json_ref(name);
-    Ok(BodyRules(CONTRACT.compiler()?.compile(&schema, 0)?))
+/// The rules for one schema of the document, by name.
+#[cfg(test)]
+pub(crate) fn schema_rules(name: &str) -> Result<BodyRules, String> {
+    rules_for(&serde_json::json!({ "$ref": format!("#/components/schemas/{name}") }))
 }
 
 /// The rules for a schema given as JSON (its `$ref`s into the document).
-pub fn rules_for(schema: &Value) -> Result<BodyRules, String> {
+#[cfg(test)]
+pub(crate) fn rules_for(schema: &Value) -> Result<BodyRules, String> {
     Ok(BodyRules(CONTRACT.compiler()?.compile(schema, 0)?))
-}
-
-fn json_ref(name: &str) -> Value {
-    serde_json::json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
 #[cfg(test)]
