@@ -46,7 +46,9 @@ pub fn query<T: QueryContract>(raw: &str) -> Result<T, Problem> {
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())
         .into_owned()
         .collect();
-    let values = rules.read(pairs).map_err(Problem::parameters)?;
+    let values = rules
+        .read(pairs)
+        .map_err(|found| Problem::parameters(found.faults).counted(found.total))?;
     serde_json::from_value(serde_json::Value::Object(values)).map_err(|e| {
         tracing::error!(error = %e, "a query the contract admits does not deserialize");
         Problem::parameter("query", e.to_string())
@@ -66,10 +68,10 @@ impl<T: BodyContract> FromRequest for Json<T> {
         let payload = payload.take();
         Box::pin(async move {
             let bytes = read_body(&req, payload, "application/json", MAX_JSON_BODY).await?;
-            let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            let value = json_value(&bytes).map_err(|e| {
                 Problem::new(
                     ProblemType::MalformedBody,
-                    format!("the body is not JSON: {e}"),
+                    format!("the body is not JSON with one reading: {e}"),
                 )
             })?;
             value_as::<T>(value).map(Json)
@@ -77,16 +79,101 @@ impl<T: BodyContract> FromRequest for Json<T> {
     }
 }
 
+/// JSON text with one reading only: a member named twice in one object, at any
+/// depth, is refused (RFC 8259 leaves its meaning open; RFC 7515 requires a JWS
+/// header to be refused or read last-wins, and the register keeps the signed
+/// text as evidence, which a first-wins reader would read otherwise).
+pub fn json_value(bytes: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
+    use serde::Deserialize;
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    let Unique(value) = Unique::deserialize(&mut reader)?;
+    reader.end()?;
+    Ok(value)
+}
+
+/// A JSON value read by [`json_value`]'s rule.
+struct Unique(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueVisitor).map(Unique)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Unique(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = serde_json::Map::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if members.contains_key(&name) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "member {name:?} appears twice in one object"
+                )));
+            }
+            let Unique(value) = map.next_value()?;
+            members.insert(name, value);
+        }
+        Ok(serde_json::Value::Object(members))
+    }
+}
+
 /// Reads a JSON value as `T`, checked against `T`'s schema first.
 pub fn value_as<T: BodyContract>(value: serde_json::Value) -> Result<T, Problem> {
     let rules = T::rules().map_err(rules_missing)?;
-    let faults = rules.check(&value);
-    if !faults.is_empty() {
-        return Err(Problem::validation(faults));
+    let found = rules.check(&value);
+    if !found.is_empty() {
+        return Err(Problem::validation(found.faults).counted(found.total));
     }
-    serde_json::from_value(value).map_err(|e| {
-        tracing::error!(error = %e, "a body the contract admits does not deserialize");
-        Problem::validation(vec![registry_core::FieldError::new("body", e.to_string())])
+    // What the contract cannot state (a name's script rule, say) the domain
+    // types refuse as they are read, by the path of the value at fault.
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let at = e.path().to_string();
+        let field = if at == "." { "body".to_owned() } else { at };
+        let message = e.into_inner().to_string();
+        Problem::validation(vec![registry_core::FieldError::new(field, message)])
     })
 }
 

@@ -34,8 +34,9 @@ pub fn etag_of(basis: &[u8]) -> String {
     tag
 }
 
-/// Whether `If-None-Match` names `etag` (or is `*`).
+/// Whether `If-None-Match` names `etag` (or is `*`), compared weakly.
 fn matches(req: &HttpRequest, etag: &str) -> bool {
+    let etag = etag.trim_start_matches("W/");
     req.headers()
         .get_all(header::IF_NONE_MATCH)
         .filter_map(|v| v.to_str().ok())
@@ -45,7 +46,8 @@ fn matches(req: &HttpRequest, etag: &str) -> bool {
 }
 
 /// A `200` JSON answer tagged by `basis` (the answer without the time of
-/// answering), or `304` when the client has it already.
+/// answering), or `304` when the client has it already. The tag is weak
+/// (`W/`, RFC 9110, 8.8.1): the same answer, not the same bytes.
 pub fn json(
     req: &HttpRequest,
     body: &impl Serialize,
@@ -56,7 +58,7 @@ pub fn json(
         Problem::internal()
     })?;
     let mut response = HttpResponse::Ok();
-    let etag = etag_of(basis);
+    let etag = format!("W/{}", etag_of(basis));
     response.insert_header((
         header::CACHE_CONTROL,
         HeaderValue::from_static(CACHE_CONTROL),

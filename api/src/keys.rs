@@ -184,6 +184,42 @@ impl Jwk {
     }
 }
 
+/// The key material is a public key of its curve: an Ed25519 `x` of 32 bytes
+/// that decompresses to a point not of small order (RFC 8032, 5.1.3), or a
+/// P-256 `x` and `y` of 32 bytes each that are a point on the curve (SEC 1,
+/// 3.2.2). jsonwebtoken checks neither before it verifies (and an `x` of
+/// another length panicked it).
+fn check_key_material(jwk: &Jwk) -> Result<(), String> {
+    let bytes = |member: &str, value: &str| -> Result<[u8; 32], String> {
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, value)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+            .ok_or_else(|| format!("{member} must be 32 bytes, base64url without padding"))
+    };
+    match jwk {
+        Jwk::Ed25519(k) => {
+            let x = bytes("x", &k.x)?;
+            match ed25519_dalek::VerifyingKey::from_bytes(&x) {
+                Ok(key) if !key.is_weak() => Ok(()),
+                _ => Err(
+                    "x must be an Ed25519 public key: a point on the curve, not of small order"
+                        .into(),
+                ),
+            }
+        }
+        Jwk::P256(k) => {
+            let (x, y) = (bytes("x", &k.x)?, bytes("y", &k.y)?);
+            let mut point = [0u8; 65];
+            point[0] = 0x04;
+            point[1..33].copy_from_slice(&x);
+            point[33..].copy_from_slice(&y);
+            p256::PublicKey::from_sec1_bytes(&point)
+                .map(|_| ())
+                .map_err(|_| "x and y must be a point on the P-256 curve".into())
+        }
+    }
+}
+
 /// The most keys one key set may register at once.
 pub const MAX_KEYS: usize = 20;
 
@@ -269,9 +305,10 @@ pub fn parse_jwks(
             faults.push(FieldError::new(format!("{at}.kid"), "is required"));
             continue;
         };
-        let text = match Jwk::from_value(jwk)
-            .and_then(|typed| serde_json::to_string(&typed).map_err(|e| e.to_string()))
-        {
+        let text = match Jwk::from_value(jwk).and_then(|typed| {
+            check_key_material(&typed)?;
+            serde_json::to_string(&typed).map_err(|e| e.to_string())
+        }) {
             Ok(text) => text,
             Err(e) => {
                 faults.push(FieldError::new(at, e));
@@ -316,18 +353,29 @@ const MAX_JWKS_BYTES: usize = 64 * 1024;
 /// A fetched key set is fetched again after this long.
 const REFRESH_AFTER: Duration = Duration::from_secs(300);
 
-#[derive(Debug, Clone, Copy)]
+/// When a CB's published set was last fetched.
+#[derive(Debug, Clone, Copy, Default)]
 struct FetchState {
-    last_attempt: Instant,
+    last_attempt: Option<Instant>,
     last_success: Option<Instant>,
 }
+
+/// One CB's fetch state; holding its lock is the right to fetch (one fetch in
+/// flight per CB and address).
+type Slot = std::sync::Arc<tokio::sync::Mutex<FetchState>>;
+
+/// What a partner is told when a key set cannot be had: the same words for a
+/// closed port, a server that is not HTTP, an error status, or a body that is
+/// not a JSON set, so that the answer maps no network (the log has the cause).
+const UNREACHABLE: &str =
+    "cannot be fetched: no JWK set was served at this address (the register's log has the cause)";
 
 /// Fetches and caches published key sets; the current keys themselves live in the
 /// database (so that retired keys are remembered and published).
 #[derive(Debug)]
 pub struct KeyStore {
     http: reqwest::Client,
-    fetched: Mutex<HashMap<(CbId, String), FetchState>>,
+    fetched: Mutex<HashMap<(CbId, String), Slot>>,
     /// An unknown `kid` triggers a fetch at most this often per CB, so random
     /// `kid`s cannot make the register hammer a CB.
     min_refetch_interval: Duration,
@@ -348,67 +396,37 @@ impl KeyStore {
         })
     }
 
-    fn state(&self, key: &(CbId, String)) -> Option<FetchState> {
-        self.fetched
+    fn slot(&self, cb: &CbId, uri: &str) -> Slot {
+        let mut map = self
+            .fetched
             .lock()
-            .map(|m| m.get(key).copied())
-            .unwrap_or(None)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.entry((cb.clone(), uri.to_owned())).or_default().clone()
     }
 
-    fn record(&self, key: (CbId, String), success: bool) {
-        if let Ok(mut map) = self.fetched.lock() {
-            let now = Instant::now();
-            let entry = map.entry(key).or_insert(FetchState {
-                last_attempt: now,
-                last_success: None,
-            });
-            entry.last_attempt = now;
-            if success {
-                entry.last_success = Some(now);
-            }
-        }
-    }
-
-    /// Fetches the key set `cb` publishes at `uri`, and remembers when.
+    /// Fetches the key set `cb` publishes at `uri` now (an admin asked), one
+    /// fetch at a time per CB, and remembers when.
     pub async fn fetch_for(&self, cb: &CbId, uri: &str) -> Result<Vec<PublicKey>, String> {
+        let slot = self.slot(cb, uri);
+        let mut state = slot.lock().await;
+        state.last_attempt = Some(Instant::now());
         let result = self.fetch(uri).await;
-        self.record((cb.clone(), uri.to_owned()), result.is_ok());
+        if result.is_ok() {
+            state.last_success = Some(Instant::now());
+        }
         result
     }
 
     /// Fetches the key set at `uri`: at most `MAX_JWKS_BYTES`, within the timeout,
-    /// checked like an inline set.
+    /// checked like an inline set. A set that cannot be had is one message,
+    /// whatever the cause; a set that was had names its faulty keys.
     pub async fn fetch(&self, uri: &str) -> Result<Vec<PublicKey>, String> {
         let url = check_jwks_uri(uri)?;
-        let mut response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| format!("cannot fetch: {e}"))?;
-        if !response.status().is_success() {
-            return Err(format!("answered {}", response.status()));
-        }
-        if response
-            .content_length()
-            .is_some_and(|n| n as usize > MAX_JWKS_BYTES)
-        {
-            return Err(format!("key set larger than {MAX_JWKS_BYTES} bytes"));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("cannot read: {e}"))?
-        {
-            body.extend_from_slice(&chunk);
-            if body.len() > MAX_JWKS_BYTES {
-                return Err(format!("key set larger than {MAX_JWKS_BYTES} bytes"));
-            }
-        }
-        let value: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| format!("is not JSON: {e}"))?;
-        parse_jwks(&value, "jwks").map_err(|faults| {
+        let body = self.download(url).await.map_err(|cause| {
+            tracing::warn!(%uri, %cause, "a key set cannot be fetched");
+            UNREACHABLE.to_owned()
+        })?;
+        parse_jwks(&body, "jwks").map_err(|faults| {
             faults
                 .into_iter()
                 .map(|f| format!("{}: {}", f.field, f.message))
@@ -417,8 +435,36 @@ impl KeyStore {
         })
     }
 
+    /// The JSON object served at `url`, or why not (for the log).
+    async fn download(&self, url: reqwest::Url) -> Result<serde_json::Value, String> {
+        let mut response = self.http.get(url).send().await.map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("answered {}", response.status()));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+        {
+            return Err(format!("key set larger than {MAX_JWKS_BYTES} bytes"));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_JWKS_BYTES {
+                return Err(format!("key set larger than {MAX_JWKS_BYTES} bytes"));
+            }
+        }
+        match crate::extract::json_value(&body) {
+            Ok(value) if value.get("keys").is_some_and(serde_json::Value::is_array) => Ok(value),
+            Ok(_) => Err("not a JWK set".into()),
+            Err(e) => Err(format!("not JSON with one reading: {e}")),
+        }
+    }
+
     /// The current key `kid` of `body`, fetching the CB's published set first when
-    /// it is stale, or when `kid` is unknown and the last fetch is not too recent.
+    /// it is stale, or when `kid` is unknown and the last fetch started long
+    /// enough ago. Concurrent requests share one fetch: the others wait for it
+    /// and read what it recorded.
     pub async fn key_for(
         &self,
         registry: &Registry,
@@ -427,36 +473,38 @@ impl KeyStore {
     ) -> Result<VerifyingKey, Problem> {
         let mut body = body;
         if let Some(uri) = body.jwks_uri.clone() {
-            let cache_key = (body.id.clone(), uri.clone());
-            let state = self.state(&cache_key);
-            let stale = state
-                .and_then(|s| s.last_success)
-                .is_none_or(|t| t.elapsed() >= REFRESH_AFTER);
-            let may_refetch =
-                state.is_none_or(|s| s.last_attempt.elapsed() >= self.min_refetch_interval);
-            if (stale || body.current_key(kid).is_none()) && may_refetch {
-                match self.fetch_for(&body.id, &uri).await {
-                    Ok(keys) => {
-                        let registry = registry.clone();
-                        let id = body.id.clone();
-                        match web_block(move || registry.sync_published_keys(&id, &keys)).await {
-                            Ok(updated) => body = updated,
-                            Err(e) => {
-                                tracing::warn!(cb = %body.id, error = %e.detail, "cannot record fetched keys")
-                            }
-                        }
+            let slot = self.slot(&body.id, &uri);
+            let wants = |state: &FetchState, body: &CertificationBody| {
+                let stale = state
+                    .last_success
+                    .is_none_or(|t| t.elapsed() >= REFRESH_AFTER);
+                let may = state
+                    .last_attempt
+                    .is_none_or(|t| t.elapsed() >= self.min_refetch_interval);
+                (stale || body.current_key(kid).is_none()) && may
+            };
+            // A fetch in flight: a request that needs a key it does not know
+            // waits for it; one that knows its key goes on.
+            let held = match slot.try_lock() {
+                Ok(state) => Some((state, false)),
+                Err(_) if body.current_key(kid).is_none() => Some((slot.lock().await, true)),
+                Err(_) => None,
+            };
+            if let Some((mut state, waited)) = held {
+                if wants(&state, &body) {
+                    // The limit counts from the start of a fetch.
+                    state.last_attempt = Some(Instant::now());
+                    let fetched = self.fetch(&uri).await;
+                    if fetched.is_ok() {
+                        state.last_success = Some(Instant::now());
                     }
-                    Err(e) => {
-                        tracing::warn!(cb = %body.id, %uri, error = %e, "cannot fetch the key set");
-                        if body.current_key(kid).is_none()
-                            && body.keys.iter().all(|k| !k.is_current())
-                        {
-                            return Err(Problem::new(
-                                ProblemType::KeySetUnavailable,
-                                format!("the key set of {} cannot be fetched right now", body.id),
-                            ));
-                        }
-                    }
+                    body = self.record(registry, body, kid, fetched).await?;
+                } else if waited {
+                    // Another request fetched while this one waited: read what
+                    // it recorded.
+                    let registry = registry.clone();
+                    let id = body.id.clone();
+                    body = web_block(move || registry.certification_body(&id)).await?;
                 }
             }
         }
@@ -470,6 +518,40 @@ impl KeyStore {
             tracing::error!(cb = %body.id, kid, error = %e, "a stored key does not parse");
             Problem::internal()
         })
+    }
+
+    /// Records what a fetch for `body` gave: the keys it published, or — when
+    /// it failed and nothing current is left to verify with — a refusal.
+    async fn record(
+        &self,
+        registry: &Registry,
+        body: CertificationBody,
+        kid: &str,
+        fetched: Result<Vec<PublicKey>, String>,
+    ) -> Result<CertificationBody, Problem> {
+        match fetched {
+            Ok(keys) => {
+                let registry = registry.clone();
+                let id = body.id.clone();
+                match web_block(move || registry.sync_published_keys(&id, &keys)).await {
+                    Ok(updated) => Ok(updated),
+                    Err(e) => {
+                        tracing::warn!(cb = %body.id, error = %e.detail, "cannot record fetched keys");
+                        Ok(body)
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(cb = %body.id, error = %e, "cannot fetch the key set");
+                if body.current_key(kid).is_none() && body.keys.iter().all(|k| !k.is_current()) {
+                    return Err(Problem::new(
+                        ProblemType::KeySetUnavailable,
+                        format!("the key set of {} cannot be fetched right now", body.id),
+                    ));
+                }
+                Ok(body)
+            }
+        }
     }
 }
 
@@ -528,6 +610,52 @@ mod tests {
             assert_eq!(errors[0].field, field, "{key}");
         }
         assert!(parse_jwks(&json!([good]), "jwks").is_err());
+    }
+
+    /// Published keys (RFC 8032 7.1 test 1, which RFC 8037 A.2 uses; RFC 7515
+    /// A.3) pass; points off the curve, of small order or of another length
+    /// do not.
+    #[test]
+    fn key_material_is_a_point_of_its_curve() {
+        let ed = |x: &str| {
+            Jwk::from_value(&json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "k"}))
+                .and_then(|k| check_key_material(&k))
+        };
+        let p256 = |x: &str, y: &str| {
+            Jwk::from_value(&json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": "k"}))
+                .and_then(|k| check_key_material(&k))
+        };
+        let hex = |h: &str| -> String {
+            let bytes: Vec<u8> = (0..h.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex"))
+                .collect();
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
+        };
+        let rfc8032 = hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+        assert_eq!(rfc8032, ED);
+        assert_eq!(ed(ED), Ok(()));
+        // The identity and the point of order 2: small order.
+        let identity = hex("0100000000000000000000000000000000000000000000000000000000000000");
+        let order_two = hex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
+        for x in [
+            identity,
+            order_two,
+            hex("010203"),
+            hex(&"07".repeat(33)),
+            "!!".into(),
+        ] {
+            assert!(ed(&x).is_err(), "{x}");
+        }
+        let (x, y) = (
+            "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+        );
+        assert_eq!(p256(x, y), Ok(()));
+        let off = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a4";
+        assert!(p256(x, off).is_err());
+        assert!(p256(&hex(&"01".repeat(32)), &hex(&"01".repeat(32))).is_err());
+        assert!(p256(&hex(&"01".repeat(31)), y).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod metrics;
 pub mod openapi;
 pub mod paging;
+pub mod panics;
 pub mod payload;
 pub mod problem;
 pub mod routes;

@@ -24,7 +24,7 @@ use crate::routes;
 
 /// The contract's version (semver): `info.version`, and the `API-Version` header
 /// of every answer. See `openapi/CHANGELOG.md`.
-pub const CONTRACT_VERSION: &str = "1.0.0";
+pub const CONTRACT_VERSION: &str = "1.1.0";
 
 /// The base path of version 1 of the contract (ADR `/core/uri-version`).
 pub const BASE_PATH: &str = "/v1";
@@ -292,7 +292,7 @@ impl Modify for Catalogue {
 #[openapi(
     info(
         title = "PSO register",
-        version = "1.0.0",
+        version = "1.1.0",
         description = "The public register of the Prestatieladder Socialer Ondernemen (PSO): whether a company is \
             certified, at which level, on a date or over a whole contract term; search; the change feed; and the \
             signed writes of accredited certification bodies. The guide beside this document (`openapi/README.md`) \
@@ -307,7 +307,8 @@ impl Modify for Catalogue {
             misspelt or an old one), so that a misspelt filter never widens a search; so is a parameter given \
             twice.\n\
             - Every `GET` answer carries an `ETag` and `Cache-Control: public, no-cache`; `If-None-Match` answers \
-            `304`. A status answer's tag leaves `checkedAt` out.\n\
+            `304`. A status answer's tag is weak (`W/…`: the same answer, not the same bytes): it leaves \
+            `checkedAt` out, and `on` when it was left to its default (now).\n\
             - Every refusal is an RFC 9457 problem (`application/problem+json`) with a stable `type`; a refused \
             write writes nothing.\n\
             - Certification bodies write with signed requests: a compact JWS (`EdDSA` or `ES256`) as the body, \
@@ -383,7 +384,7 @@ fn add_headers(document: &mut Value) {
         json!({"type": "string", "pattern": "^[0-9]+\\.[0-9]+\\.[0-9]+$", "maxLength": 32, "examples": [CONTRACT_VERSION]}),
     );
     let etag = header(
-        "A strong tag of the representation; send it as `If-None-Match` to get `304` while it holds.",
+        "A tag of the representation (weak, `W/…`, for a status answer); send it as `If-None-Match` to get `304` while it holds.",
         json!({"type": "string", "maxLength": 64}),
     );
     let cache_control = header(

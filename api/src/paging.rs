@@ -67,10 +67,6 @@ list_of!(
     StatusList of crate::routes::status::StatusView
 );
 list_of!(
-    /// A certificate's events, oldest first.
-    EventList of crate::views::EventView
-);
-list_of!(
     /// Every certification body, by id.
     CertificationBodyList of crate::views::CertificationBodyView
 );

@@ -233,8 +233,11 @@ impl ProblemType {
 pub struct Problem {
     pub kind: ProblemType,
     pub detail: String,
-    /// The fields or parameters at fault, for validation problems.
+    /// The fields or parameters at fault, for validation problems (the first
+    /// [`crate::contract::MAX_FAULTS`] are shown).
     pub errors: Vec<FieldError>,
+    /// How many faults were found in all, when more than `errors` holds.
+    pub error_count: Option<usize>,
 }
 
 /// The longest `detail` an answer carries (it may quote what was sent).
@@ -244,6 +247,7 @@ const MAX_FAULT_CHARS: usize = 500;
 
 /// An RFC 9457 problem, as every refusal of the API is written.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 #[schema(as = Problem)]
 pub struct ProblemBody {
     /// A stable URI reference, `/problems/<slug>`; the catalogue is in the
@@ -266,10 +270,16 @@ pub struct ProblemBody {
         max_length = 1024
     )]
     pub detail: String,
-    /// The fields or parameters at fault (validation and parameter problems).
+    /// The fields or parameters at fault (validation and parameter problems):
+    /// the first 100.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(max_items = 50)]
+    #[schema(max_items = 100)]
     pub errors: Vec<FieldFault>,
+    /// How many faults there are in all, with `errors` (which lists at most
+    /// 100 of them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub error_count: Option<usize>,
 }
 
 /// A field or parameter at fault.
@@ -298,13 +308,40 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
+/// The first fault in words, and how many more there are.
+fn summary(first: &FieldError, total: usize) -> String {
+    match total {
+        0 | 1 => format!("{} {}", first.field, first.message),
+        n => format!(
+            "{} {} (and {} more: see errors and errorCount)",
+            first.field,
+            first.message,
+            n - 1
+        ),
+    }
+}
+
 impl Problem {
     pub fn new(kind: ProblemType, detail: impl Into<String>) -> Self {
         Self {
             kind,
             detail: detail.into(),
             errors: Vec::new(),
+            error_count: None,
         }
+    }
+
+    /// This problem with `total` faults found in all (of which `errors` holds
+    /// the first).
+    pub fn counted(mut self, total: usize) -> Self {
+        let total = total.max(self.errors.len());
+        if !self.errors.is_empty() {
+            self.error_count = Some(total);
+            if let [first, ..] = self.errors.as_slice() {
+                self.detail = summary(first, total);
+            }
+        }
+        self
     }
 
     /// A malformed parameter (query or path), named.
@@ -327,18 +364,14 @@ impl Problem {
     fn faults(kind: ProblemType, errors: Vec<FieldError>) -> Self {
         let detail = match errors.as_slice() {
             [] => "the request is not valid".to_owned(),
-            [one] => format!("{} {}", one.field, one.message),
-            [first, rest @ ..] => format!(
-                "{} {} (and {} more: see errors)",
-                first.field,
-                first.message,
-                rest.len()
-            ),
+            [first, ..] => summary(first, errors.len()),
         };
+        let error_count = (!errors.is_empty()).then_some(errors.len());
         Self {
             kind,
             detail,
             errors,
+            error_count,
         }
     }
 
@@ -382,6 +415,7 @@ impl ResponseError for Problem {
                     message: clip(&e.message, MAX_FAULT_CHARS),
                 })
                 .collect(),
+            error_count: self.error_count,
         };
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((
@@ -427,7 +461,12 @@ impl From<CoreError> for Problem {
                 Problem::new(P::CertificationBodyExists, detail)
             }
             CoreError::NotAccredited { .. } => Problem::new(P::CbNotAccredited, detail),
-            CoreError::NotYourCertificate(_) => Problem::new(P::NotYourCertificate, detail),
+            // A permission refusal is 403. Over HTTP each path admits one kind of
+            // actor, so the scheme owner never reaches a CB's act; when the core
+            // refuses one anyway, the closest type in the catalogue says it.
+            CoreError::NotYourCertificate(_) | CoreError::NotPermitted(_) => {
+                Problem::new(P::NotYourCertificate, detail)
+            }
             CoreError::Replay => Problem::new(
                 P::Replay,
                 "this jti was used before by this certification body",

@@ -159,9 +159,9 @@ pub const KID: Text = Text {
 };
 
 pub const NAME: Text = Text {
-    description: "A name, trade name or city: up to 200 characters on one line, not only white space; leading and trailing white space is dropped.",
+    description: "A name, trade name or city: up to 200 characters with at least one letter or digit, each word in one script (no Cyrillic letter in a Latin word), and no control, format or invisible characters (line breaks, bidi overrides and isolates, zero-width characters, byte order marks, fillers, tags). It is kept composed (Unicode NFC), without leading and trailing white space. The pattern states what a regular expression can; the rest is checked as the register reads the name.",
     pattern: Name::PATTERN,
-    message: "must be up to 200 characters on one line (no control characters), not only white space",
+    message: "must be up to 200 characters with a letter or digit, and no control, format or invisible characters",
     min_length: 1,
     max_length: Name::MAX_CHARS,
     example: "Bouwbedrijf De Vries B.V.",
@@ -483,8 +483,31 @@ mod tests {
             Just("PSO-2026-".to_owned()),
             "[!-~]{1,4}",
             prop::sample::select(vec![
-                " ", "\t", "\n", "\u{0}", "\u{7f}", "\u{85}", "\u{a0}", "\u{1680}", "\u{2002}",
-                "\u{200b}", "\u{2028}", "\u{202f}", "\u{3000}", "\u{feff}", "é", "ß", "日",
+                " ",
+                "\t",
+                "\n",
+                "\u{0}",
+                "\u{7f}",
+                "\u{85}",
+                "\u{a0}",
+                "\u{1680}",
+                "\u{2002}",
+                "\u{200b}",
+                "\u{2028}",
+                "\u{202f}",
+                "\u{3000}",
+                "\u{feff}",
+                "é",
+                "ß",
+                "日",
+                "\u{430}",
+                "\u{301}",
+                "\u{202e}",
+                "\u{3164}",
+                "\u{e0041}",
+                "\u{fffd}",
+                "-",
+                "すし",
             ])
             .prop_map(str::to_owned),
         ];
@@ -540,20 +563,50 @@ mod tests {
             prop_assert_eq!(admits("Kid", &s), registry_core::PublicKey::new(&s, String::new()).is_ok(), "Kid {:?}", s);
         }
 
-        /// A name the document admits is one `Name::parse` takes, and the pattern
-        /// says what its comment says: no control character, not only white space.
+        /// The name pattern is what its comment says (none of the invisible code
+        /// points of the BMP, not only white space), the document never refuses
+        /// a name the core takes, and what the core refuses beyond the pattern
+        /// is what `Name::parse` names: no letter or digit, an invisible code
+        /// point beyond the BMP, mixed scripts in a word.
         #[test]
         fn the_name_pattern_is_what_parse_asks(s in text()) {
+            use registry_core::text::{is_invisible, mixed_script_word};
+            use unicode_normalization::UnicodeNormalization;
             let admitted = admits("Name", &s);
-            if admitted {
-                prop_assert!(registry_core::Name::parse(&s).is_ok(), "{:?}", s);
-            }
-            if s.chars().count() <= registry_core::Name::MAX_CHARS && !s.is_empty() {
-                let meant = !s.chars().any(char::is_control) && !s.trim().is_empty();
+            let parsed = registry_core::Name::parse(&s).is_ok();
+            let fits = !s.is_empty() && s.chars().count() <= registry_core::Name::MAX_CHARS;
+            if fits {
+                let meant = !s.chars().any(|c| u32::from(c) < 0x10000 && is_invisible(c))
+                    && !s.trim().is_empty();
                 prop_assert_eq!(admitted, meant, "{:?}", s);
+                prop_assert!(!parsed || admitted, "the core takes {:?}, the document refuses it", s);
+            }
+            if admitted {
+                let composed: String = s.nfc().collect();
+                let name = composed.trim();
+                let expected = name.chars().count() <= registry_core::Name::MAX_CHARS
+                    && !composed.chars().any(is_invisible)
+                    && name.chars().any(char::is_alphanumeric)
+                    && mixed_script_word(name).is_none();
+                prop_assert_eq!(parsed, expected, "{:?}", s);
             }
             let reason = !s.is_empty() && !s.trim().is_empty();
             prop_assert_eq!(admits("Reason", &s), reason, "Reason {:?}", s);
+        }
+    }
+
+    /// The pattern's class is the invisible table, code point by code point,
+    /// over the whole Basic Multilingual Plane.
+    #[test]
+    fn the_name_pattern_refuses_exactly_the_invisible_code_points_of_the_bmp() {
+        for c in (0..0x10000u32).filter_map(char::from_u32) {
+            let s = format!("a{c}a");
+            assert_eq!(
+                admits("Name", &s),
+                !registry_core::text::is_invisible(c),
+                "U+{:04X}",
+                u32::from(c)
+            );
         }
     }
 
@@ -584,7 +637,7 @@ mod tests {
                     assert!(
                         rules.check(example).is_empty(),
                         "{at}: {example} is refused: {:?}",
-                        rules.check(example)
+                        rules.check(example).faults
                     );
                     *checked += 1;
                 }

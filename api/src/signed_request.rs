@@ -28,6 +28,9 @@ pub const MAX_JWS_BYTES: usize = 64 * 1024;
 pub const LEEWAY_SECS: i64 = 60;
 /// The longest a signed request may be valid: `exp` at most this long after `iat`.
 pub const MAX_LIFETIME_SECS: i64 = 600;
+/// The largest JWS header accepted (encoded): ours need `alg` and `kid`; a
+/// padded header would only make the stored evidence heavy.
+pub const MAX_HEADER_BYTES: usize = 1024;
 /// The media type of a signed request.
 pub const MEDIA_TYPE: &str = "application/jose";
 
@@ -89,13 +92,18 @@ pub async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<Strin
         .map_err(|_| invalid("the body is not UTF-8 text"))
 }
 
-fn decode_json(part: &str, what: &str) -> Result<Map<String, Value>, Problem> {
+/// A JWS part as the JSON object it encodes, with one reading only (a member
+/// named twice, at any depth, is refused).
+pub fn decode_json(part: &str, what: &str) -> Result<Map<String, Value>, Problem> {
     let bytes = URL_SAFE_NO_PAD
         .decode(part)
         .map_err(|_| invalid(format!("the JWS {what} is not base64url")))?;
-    match serde_json::from_slice(&bytes) {
+    match crate::extract::json_value(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        _ => Err(invalid(format!("the JWS {what} is not a JSON object"))),
+        Ok(_) => Err(invalid(format!("the JWS {what} is not a JSON object"))),
+        Err(e) => Err(invalid(format!(
+            "the JWS {what} is not JSON with one reading: {e}"
+        ))),
     }
 }
 
@@ -106,17 +114,58 @@ fn seconds(claims: &Map<String, Value>, name: &str) -> Result<i64, Problem> {
         .ok_or_else(|| invalid(format!("claim {name} must be a number of seconds")))
 }
 
-fn instant(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+/// Checks `iat` and `exp` against `now` (all in seconds): not expired, not
+/// issued in the future, valid for at most `MAX_LIFETIME_SECS`, each with
+/// `LEEWAY_SECS`. In `i128`, so that no claim can overflow a comparison.
+pub fn check_times(iat: i64, exp: i64, now: i64) -> Result<(), Problem> {
+    let (iat, exp, now) = (i128::from(iat), i128::from(exp), i128::from(now));
+    let leeway = i128::from(LEEWAY_SECS);
+    if exp + leeway <= now {
+        return Err(problem(
+            ProblemType::TokenExpired,
+            "the signed request has expired (exp)",
+        ));
+    }
+    if iat - leeway > now {
+        return Err(problem(
+            ProblemType::TokenNotYetValid,
+            "the signed request is issued in the future (iat)",
+        ));
+    }
+    if exp < iat || exp - iat > i128::from(MAX_LIFETIME_SECS) {
+        return Err(problem(
+            ProblemType::TokenLifetimeTooLong,
+            format!("exp must be after iat and at most {MAX_LIFETIME_SECS} seconds after it"),
+        ));
+    }
+    Ok(())
 }
 
-/// Verifies `jws` as a request for `act` on certificate `sub` (none for `issue`).
-pub async fn verify(
-    state: &AppState,
-    jws: String,
-    act: Act,
-    sub: Option<&CertificateNumber>,
-) -> Result<Verified, Problem> {
+/// Until when a request id must be remembered: `exp` and the leeway (an `exp`
+/// [`check_times`] admitted is at most minutes from now).
+fn replayable_until(exp: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(exp, 0)
+        .and_then(|t| t.checked_add_signed(Duration::seconds(LEEWAY_SECS)))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// A compact JWS as read, before anything is looked up or verified.
+#[derive(Debug)]
+pub struct Unverified<'a> {
+    /// What the signature covers: `header.payload`, as sent.
+    pub signing_input: &'a str,
+    pub signature: &'a str,
+    pub algorithm: jsonwebtoken::Algorithm,
+    pub kid: String,
+    pub claims: Map<String, Value>,
+    /// The issuer (`iss`), a well-formed CB id.
+    pub cb: CbId,
+}
+
+/// Reads `jws` as the register's signed requests are written: three parts, a
+/// header of at most `MAX_HEADER_BYTES` with one reading, `alg` `EdDSA` or
+/// `ES256`, no `crit`, a `kid`, claims with one reading and an `iss`.
+pub fn parse(jws: &str) -> Result<Unverified<'_>, Problem> {
     let mut parts = jws.split('.');
     let (Some(header_b64), Some(claims_b64), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -125,11 +174,16 @@ pub async fn verify(
             "the body must be a compact JWS: header.payload.signature",
         ));
     };
+    if header_b64.len() > MAX_HEADER_BYTES {
+        return Err(invalid(format!(
+            "the JWS header must be at most {MAX_HEADER_BYTES} bytes (encoded)"
+        )));
+    }
     let header = decode_json(header_b64, "header")?;
-    let alg = header
-        .get("alg")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let alg = match header.get("alg") {
+        Some(Value::String(alg)) => alg.as_str(),
+        _ => "",
+    };
     let Some(algorithm) = accepted_algorithm(alg) else {
         return Err(problem(
             ProblemType::UnsupportedAlgorithm,
@@ -146,8 +200,8 @@ pub async fn verify(
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("the JWS header must name the key: kid"))?
         .to_owned();
-    let unverified = decode_json(claims_b64, "payload")?;
-    let iss = unverified
+    let claims = decode_json(claims_b64, "payload")?;
+    let iss = claims
         .get("iss")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("claim iss (the certification body's id) is required"))?;
@@ -157,7 +211,33 @@ pub async fn verify(
             format!("no certification body {iss:?}"),
         )
     })?;
+    let signing_input = &jws[..header_b64.len() + 1 + claims_b64.len()];
+    Ok(Unverified {
+        signing_input,
+        signature,
+        algorithm,
+        kid,
+        claims,
+        cb,
+    })
+}
 
+/// Verifies `jws` as a request for `act` on certificate `sub` (none for `issue`).
+pub async fn verify(
+    state: &AppState,
+    jws: String,
+    act: Act,
+    sub: Option<&CertificateNumber>,
+) -> Result<Verified, Problem> {
+    let Unverified {
+        signing_input,
+        signature,
+        algorithm,
+        kid,
+        claims: unverified,
+        cb,
+    } = parse(&jws)?;
+    let (signing_input, signature) = (signing_input.to_owned(), signature.to_owned());
     let registry = state.registry.clone();
     let id = cb.clone();
     let body = match blocking(move || registry.certification_body(&id)).await {
@@ -175,14 +255,14 @@ pub async fn verify(
         return Err(problem(
             ProblemType::KeyAlgorithmMismatch,
             format!(
-                "alg {alg} does not match key {kid:?}, which is for {:?}",
+                "alg {algorithm:?} does not match key {kid:?}, which is for {:?}",
                 key.algorithm
             ),
         ));
     }
-    let message = format!("{header_b64}.{claims_b64}");
-    let valid = jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key.key, algorithm)
-        .unwrap_or(false);
+    let valid =
+        jsonwebtoken::crypto::verify(&signature, signing_input.as_bytes(), &key.key, algorithm)
+            .unwrap_or(false);
     if !valid {
         return Err(problem(
             ProblemType::InvalidSignature,
@@ -204,25 +284,7 @@ pub async fn verify(
         ));
     }
     let (iat, exp) = (seconds(&claims, "iat")?, seconds(&claims, "exp")?);
-    let now = Utc::now().timestamp();
-    if exp + LEEWAY_SECS <= now {
-        return Err(problem(
-            ProblemType::TokenExpired,
-            "the signed request has expired (exp)",
-        ));
-    }
-    if iat - LEEWAY_SECS > now {
-        return Err(problem(
-            ProblemType::TokenNotYetValid,
-            "the signed request is issued in the future (iat)",
-        ));
-    }
-    if exp - iat > MAX_LIFETIME_SECS || exp < iat {
-        return Err(problem(
-            ProblemType::TokenLifetimeTooLong,
-            format!("exp must be after iat and at most {MAX_LIFETIME_SECS} seconds after it"),
-        ));
-    }
+    check_times(iat, exp, Utc::now().timestamp())?;
     let jti = claims
         .get("jti")
         .and_then(Value::as_str)
@@ -261,7 +323,7 @@ pub async fn verify(
             },
         ));
     }
-    let replayable_until = instant(exp) + Duration::seconds(LEEWAY_SECS);
+    let replayable_until = replayable_until(exp);
     Ok(Verified {
         cb: cb.clone(),
         claims,

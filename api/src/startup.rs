@@ -37,6 +37,10 @@ pub enum StartupError {
     Join(#[from] tokio::task::JoinError),
 }
 
+/// Routes an embedder adds beside the register's own (the black-box tests add
+/// one that panics, to see the panic answered).
+pub type ExtraRoutes = fn(&mut web::ServiceConfig);
+
 /// A server that is bound and ready to run.
 pub struct Application {
     port: u16,
@@ -56,6 +60,11 @@ impl std::fmt::Debug for Application {
 impl Application {
     /// Opens (and migrates) the database and binds `config.bind`.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with(config, |_| {}).await
+    }
+
+    /// [`Application::build`], with `extra` routes beside the register's.
+    pub async fn build_with(config: Config, extra: ExtraRoutes) -> Result<Self, StartupError> {
         let (url, pool) = (config.database_url.clone(), config.pool.clone());
         let registry =
             tokio::task::spawn_blocking(move || Registry::open(&url, &pool, SchemeRules::pso()))
@@ -70,7 +79,7 @@ impl Application {
             source,
         })?;
         let config = Arc::new(config);
-        let server = run(listener, registry.clone(), config.clone())?;
+        let server = run(listener, registry.clone(), config.clone(), extra)?;
         tracing::info!(address = %port, "serving");
         Ok(Self {
             port: port.port(),
@@ -116,7 +125,9 @@ pub fn run(
     listener: TcpListener,
     registry: Registry,
     config: Arc<Config>,
+    extra: ExtraRoutes,
 ) -> Result<Server, StartupError> {
+    crate::panics::install_hook();
     let metrics = web::Data::new(Metrics::new()?);
     let workers = config.workers;
     let keys = Arc::new(crate::keys::KeyStore::new(config.jwks_min_refetch)?);
@@ -132,6 +143,7 @@ pub fn run(
         keys,
         read_permits,
     });
+    let admin = state.config.admin_token.is_some();
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -183,18 +195,26 @@ pub fn run(
                     .route(web::get().to(certification_bodies::get)),
             )
             .service(resource("/v1/events", READ).route(web::get().to(events::feed)))
-            .service(
-                resource("/v1/admin/certification-bodies", WRITE)
-                    .route(web::post().to(admin::accredit)),
-            )
-            .service(
-                resource("/v1/admin/certification-bodies/{id}", CHANGE)
-                    .route(web::patch().to(admin::change)),
-            )
-            .service(
-                resource("/v1/admin/certificates/{number}/revocation", WRITE)
-                    .route(web::post().to(admin::revoke)),
-            )
+            .configure(|routes| {
+                // Without a token the scheme owner's API does not exist: its
+                // paths are unknown paths (404), whatever is sent.
+                if !admin {
+                    return;
+                }
+                routes
+                    .service(
+                        resource("/v1/admin/certification-bodies", WRITE)
+                            .route(web::post().to(admin::accredit)),
+                    )
+                    .service(
+                        resource("/v1/admin/certification-bodies/{id}", CHANGE)
+                            .route(web::patch().to(admin::change)),
+                    )
+                    .service(
+                        resource("/v1/admin/certificates/{number}/revocation", WRITE)
+                            .route(web::post().to(admin::revoke)),
+                    );
+            })
             .service(resource("/v1/openapi.json", READ).route(web::get().to(openapi_json)))
             .service(resource("/openapi.json", READ).route(web::get().to(openapi_json)))
             .service(web::redirect("/docs", "/docs/"))
@@ -202,6 +222,7 @@ pub fn run(
                 SwaggerUi::new("/docs/{_:.*}")
                     .config(utoipa_swagger_ui::Config::from("/v1/openapi.json")),
             )
+            .configure(extra)
             .default_service(web::to(routes::not_found))
     })
     .shutdown_timeout(10)

@@ -119,12 +119,36 @@ impl PublicKey {
 }
 
 /// Where a CB's keys come from: registered inline by the scheme owner, or
-/// published by the CB at a URL that the register fetches.
+/// published by the CB at a URL that the register fetches (`keys`: the set as
+/// fetched just now, recorded with the address in one transaction, or neither).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeySource {
     Inline(Vec<PublicKey>),
-    Uri(String),
+    Published { uri: String, keys: Vec<PublicKey> },
+}
+
+impl KeySource {
+    /// The request field a fault in these keys is named by.
+    pub fn field(&self) -> &'static str {
+        match self {
+            KeySource::Inline(_) => "jwks",
+            KeySource::Published { .. } => "jwks_uri",
+        }
+    }
+
+    pub fn keys(&self) -> &[PublicKey] {
+        match self {
+            KeySource::Inline(keys) | KeySource::Published { keys, .. } => keys,
+        }
+    }
+
+    pub fn uri(&self) -> Option<&str> {
+        match self {
+            KeySource::Inline(_) => None,
+            KeySource::Published { uri, .. } => Some(uri),
+        }
+    }
 }
 
 /// A key as the register keeps it: current, or retired (kept so that evidence

@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::validation::{Faults, FieldError, InvalidValue};
 
@@ -196,19 +197,51 @@ impl From<SbiCode> for String {
 #[serde(try_from = "String")]
 pub struct Name(String);
 
+/// The code points of the Basic Multilingual Plane that a name may not hold,
+/// as the body of a regular expression class: [`crate::text::is_invisible`]'s
+/// table below U+10000 (a unit test holds the two together).
+macro_rules! refused_in_names {
+    () => {
+        "\\x00-\\x1f\\x7f-\\x9f\\xad\\u034f\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u206f\\u3164\\ufdd0-\\ufdef\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\uffff"
+    };
+}
+
 impl Name {
     /// Longest name accepted; the Handelsregister allows 200 characters.
     pub const MAX_CHARS: usize = 200;
 
-    /// What `parse` accepts, as a regular expression over the text as given (for
-    /// the API's contract; with at most `MAX_CHARS` characters): no control
-    /// characters (Unicode Cc), and at least one character that is not white
-    /// space (Unicode White_Space), spelt out by code point so that every regular
-    /// expression engine reads it alike.
-    pub const PATTERN: &'static str = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00-\\x1f\\x7f-\\x9f]*$";
+    /// A necessary condition of `parse`, as a regular expression over the text
+    /// as given (for the API's contract; with at most `MAX_CHARS` characters):
+    /// none of the invisible code points of the Basic Multilingual Plane
+    /// ([`crate::text::is_invisible`]: controls, format characters, separators,
+    /// fillers), and at least one character that is not white space (Unicode
+    /// White_Space), spelt out by code point so that every regular expression
+    /// engine reads it alike. `parse` also asks for a letter or digit, one
+    /// script per word, and refuses the invisible code points beyond the BMP,
+    /// which no portable expression can say.
+    pub const PATTERN: &'static str = concat!(
+        "^[^",
+        refused_in_names!(),
+        "]*[^",
+        refused_in_names!(),
+        "\\x20\\xa0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000][^",
+        refused_in_names!(),
+        "]*$"
+    );
 
+    /// A name, composed (NFC) and trimmed of white space: none of the invisible
+    /// code points anywhere, at most `MAX_CHARS` characters, with a letter or
+    /// digit, each word in one script (UTS #39's single-script rule, so that a
+    /// Cyrillic `а` cannot pass for a Latin `a`).
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        let trimmed = s.trim();
+        let composed: String = s.nfc().collect();
+        if let Some(c) = composed.chars().find(|c| crate::text::is_invisible(*c)) {
+            return Err(InvalidValue::new(format!(
+                "must not contain control, format or invisible characters (U+{:04X})",
+                u32::from(c)
+            )));
+        }
+        let trimmed = composed.trim();
         if trimmed.is_empty() {
             return Err(InvalidValue::new("must not be empty"));
         }
@@ -218,8 +251,13 @@ impl Name {
                 Self::MAX_CHARS
             )));
         }
-        if trimmed.chars().any(char::is_control) {
-            return Err(InvalidValue::new("must not contain control characters"));
+        if !trimmed.chars().any(char::is_alphanumeric) {
+            return Err(InvalidValue::new("must contain a letter or digit"));
+        }
+        if let Some(word) = crate::text::mixed_script_word(trimmed) {
+            return Err(InvalidValue::new(format!(
+                "mixes scripts in one word ({word:?}), as a look-alike of another name would"
+            )));
         }
         Ok(Self(trimmed.to_owned()))
     }

@@ -50,6 +50,9 @@ pub enum CoreError {
     /// an active certificate, suspending a suspended one).
     #[error("{0}")]
     InvalidTransition(String),
+    /// The actor may not give this command (the scheme owner issuing, say).
+    #[error("{0}")]
+    NotPermitted(String),
     /// A concurrent write won a race; the whole command is tried again (and this
     /// only escapes when it keeps losing).
     #[error("concurrent write: {0}")]

@@ -16,6 +16,7 @@ pub mod status;
 pub mod storage;
 pub mod text;
 pub mod time;
+pub mod transition;
 pub mod validation;
 
 #[cfg(feature = "test-support")]

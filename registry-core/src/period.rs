@@ -102,12 +102,22 @@ impl Period {
             ));
         }
         let months = rules.validity_of(draft.level);
-        let longest = draft.valid_from.checked_add_months(Months::new(months));
+        let longest = draft
+            .valid_from
+            .checked_add_months(Months::new(months))
+            .filter(|d| *d <= crate::time::LAST_DAY);
         let valid_until = match (draft.valid_until, longest) {
             (Some(until), _) if until <= draft.valid_from => {
                 faults.push(FieldError::new(
                     "valid_until",
                     "must be after the first day of the period",
+                ));
+                until
+            }
+            (Some(until), _) if until > crate::time::LAST_DAY => {
+                faults.push(FieldError::new(
+                    "valid_until",
+                    format!("must be no later than {}", crate::time::LAST_DAY),
                 ));
                 until
             }
@@ -124,7 +134,13 @@ impl Period {
             (Some(until), _) => until,
             (None, Some(longest)) => longest,
             (None, None) => {
-                faults.push(FieldError::new("valid_from", "is out of range"));
+                faults.push(FieldError::new(
+                    "valid_from",
+                    format!(
+                        "is too late for the default validity ({months} months): the period would end after {}, the last day the register knows; give valid_until",
+                        crate::time::LAST_DAY
+                    ),
+                ));
                 draft.valid_from
             }
         };

@@ -4,6 +4,92 @@
 
 use std::collections::BTreeSet;
 
+use unicode_normalization::UnicodeNormalization;
+use unicode_script::{Script, ScriptExtension};
+
+/// Code points a name may not hold: controls (Cc), format characters (Cf:
+/// bidi overrides and isolates, zero-width characters, the byte order mark,
+/// the soft hyphen), line and paragraph separators, and the other
+/// default-ignorable code points that show nothing (Hangul fillers,
+/// variation selectors, tags), noncharacters and replacement characters.
+/// Unicode 16.
+const INVISIBLE: [(u32, u32); 29] = [
+    (0x0000, 0x001f),
+    (0x007f, 0x009f),
+    (0x00ad, 0x00ad),
+    (0x034f, 0x034f),
+    (0x0600, 0x0605),
+    (0x061c, 0x061c),
+    (0x06dd, 0x06dd),
+    (0x070f, 0x070f),
+    (0x0890, 0x0891),
+    (0x08e2, 0x08e2),
+    (0x115f, 0x1160),
+    (0x17b4, 0x17b5),
+    (0x180b, 0x180f),
+    (0x200b, 0x200f),
+    (0x2028, 0x202e),
+    (0x2060, 0x206f),
+    (0x3164, 0x3164),
+    (0xfe00, 0xfe0f),
+    (0xfeff, 0xfeff),
+    (0xffa0, 0xffa0),
+    (0xfff0, 0xffff),
+    (0x110bd, 0x110bd),
+    (0x110cd, 0x110cd),
+    (0x13430, 0x1343f),
+    (0x1bca0, 0x1bca3),
+    (0x1d173, 0x1d17a),
+    (0xe0000, 0xe0fff),
+    // Noncharacters, and the replacement characters (what an undecodable byte
+    // became): nothing a name is spelt with.
+    (0xfdd0, 0xfdef),
+    (0x1fffe, 0x1ffff),
+];
+
+/// Whether `c` is one of the code points a name may not hold ([`INVISIBLE`]).
+pub fn is_invisible(c: char) -> bool {
+    let c = u32::from(c);
+    INVISIBLE
+        .iter()
+        .any(|(from, to)| (*from..=*to).contains(&c))
+}
+
+/// The scripts `c` may be written in, with the Han-based writing systems
+/// taken as one (UTS #39, 5.1: Japanese mixes Han and kana, Korean Han and
+/// Hangul).
+fn scripts_of(c: char) -> ScriptExtension {
+    let own = ScriptExtension::from(c);
+    if own.is_common() || own.is_inherited() {
+        return own;
+    }
+    let cjk = [
+        Script::Han,
+        Script::Hiragana,
+        Script::Katakana,
+        Script::Hangul,
+        Script::Bopomofo,
+    ];
+    if cjk.iter().any(|s| own.contains_script(*s)) {
+        cjk.iter()
+            .fold(own, |all, s| all.union(ScriptExtension::from(*s)))
+    } else {
+        own
+    }
+}
+
+/// The first word of `s` whose letters are of more than one script (a Cyrillic
+/// `а` in a Latin word): what a look-alike name is made of.
+pub fn mixed_script_word(s: &str) -> Option<&str> {
+    s.split_whitespace().find(|word| {
+        word.chars()
+            .fold(ScriptExtension::default(), |scripts, c| {
+                scripts.intersection(scripts_of(c))
+            })
+            .is_empty()
+    })
+}
+
 /// Legal forms, which say nothing about which company is meant.
 const STOP_WORDS: [&str; 7] = ["bv", "nv", "vof", "cv", "ua", "ltd", "gmbh"];
 
@@ -29,10 +115,11 @@ fn fold_char(c: char, out: &mut String) {
     out.push_str(folded);
 }
 
-/// `s` folded: lower case, no diacritics.
+/// `s` folded: composed (NFC, so that a decomposed accent folds as the
+/// composed one does), lower case, no diacritics.
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in s.nfc() {
         fold_char(c, &mut out);
     }
     out

@@ -6,6 +6,19 @@
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Amsterdam;
 
+/// The last day the register knows: dates and instants are four-digit years,
+/// and both backends order what they store correctly up to the end of it.
+pub const LAST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(d) => d,
+    None => NaiveDate::MAX,
+};
+
+/// Whether `t` lies within the days the register knows (up to the end of
+/// [`LAST_DAY`], UTC).
+pub fn within_range(t: DateTime<Utc>) -> bool {
+    t.date_naive() <= LAST_DAY
+}
+
 /// The instant at which `date` begins in Europe/Amsterdam.
 ///
 /// Midnight always exists there (daylight saving changes at 02:00/03:00), so the

@@ -115,7 +115,10 @@ fn published_keys_sync_with_an_event(db: TestDatabase) {
     r.accredit(Accredit {
         id: id.clone(),
         name: "Normec".into(),
-        keys: KeySource::Uri("https://normec.example/jwks.json".into()),
+        keys: KeySource::Published {
+            uri: "https://normec.example/jwks.json".into(),
+            keys: vec![],
+        },
     })
     .expect("accredit");
     let body = r

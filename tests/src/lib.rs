@@ -91,14 +91,32 @@ impl TestApp {
 
     /// A server on `db`, reaching it through `url` (which may lead through a proxy).
     pub async fn spawn_on(db: TestDatabase, backend: Backend, url: &str) -> TestApp {
-        Self::spawn_configured(db, backend, url, true).await
+        Self::spawn_configured(db, backend, url, true, |_| {}).await
+    }
+
+    /// A server with one more route, `GET /test/panic`, whose handler panics.
+    pub async fn spawn_with_panicking_route(backend: Backend) -> Option<TestApp> {
+        fn panicking(routes: &mut actix_web::web::ServiceConfig) {
+            routes.service(
+                pso_api::routes::resource("/test/panic", pso_api::routes::READ).route(
+                    actix_web::web::get().to(|req: actix_web::HttpRequest| async move {
+                        // An index out of range, as a bug would have it.
+                        let segments: Vec<&str> = req.path().split('/').collect();
+                        actix_web::HttpResponse::Ok().body(segments[segments.len() + 1].to_owned())
+                    }),
+                ),
+            );
+        }
+        let db = fresh_database(backend).await?;
+        let url = db.url.clone();
+        Some(Self::spawn_configured(db, backend, &url, true, panicking).await)
     }
 
     /// A server without `REGISTRY_ADMIN_TOKEN`: no admin API.
     pub async fn spawn_without_admin(backend: Backend) -> Option<TestApp> {
         let db = fresh_database(backend).await?;
         let url = db.url.clone();
-        Some(Self::spawn_configured(db, backend, &url, false).await)
+        Some(Self::spawn_configured(db, backend, &url, false, |_| {}).await)
     }
 
     async fn spawn_configured(
@@ -106,6 +124,7 @@ impl TestApp {
         backend: Backend,
         url: &str,
         with_admin: bool,
+        extra: pso_api::startup::ExtraRoutes,
     ) -> TestApp {
         let admin_token = random_token();
         let audience = "https://register.test/pso".to_owned();
@@ -126,7 +145,9 @@ impl TestApp {
             ("REGISTRY_JWKS_MIN_REFETCH_SECS", "2".to_owned()),
         ]);
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration");
-        let app = Application::build(config).await.expect("server starts");
+        let app = Application::build_with(config, extra)
+            .await
+            .expect("server starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let task = tokio::spawn(app.run_until_stopped());

@@ -23,8 +23,31 @@ use serde_json::{Map, Value};
 
 use rule::{Compiler, Faults, Kind, Rule};
 
-/// The most faults one refusal lists: an answer stays small whatever was sent.
-pub const MAX_FAULTS: usize = 50;
+/// The most faults one refusal lists (it counts them all): an answer stays
+/// small whatever was sent.
+pub const MAX_FAULTS: usize = 100;
+
+/// What a check found: the first [`MAX_FAULTS`] faults, and how many in all.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub faults: Vec<FieldError>,
+    pub total: usize,
+}
+
+impl Found {
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+}
+
+impl From<Faults> for Found {
+    fn from(f: Faults) -> Self {
+        Found {
+            faults: f.0,
+            total: f.1,
+        }
+    }
+}
 
 /// The most parameters one query string may carry (an endpoint takes at most
 /// 12): the work of reading one stays small whatever was sent.
@@ -92,11 +115,11 @@ pub fn camel_path(path: &str) -> String {
 pub struct BodyRules(Rule);
 
 impl BodyRules {
-    /// Every fault of `value`, by path (empty when it passes).
-    pub fn check(&self, value: &Value) -> Vec<FieldError> {
+    /// The faults of `value`, by path (none when it passes).
+    pub fn check(&self, value: &Value) -> Found {
         let mut faults = Faults::default();
         self.0.check(value, "", &mut faults);
-        faults.0
+        faults.into()
     }
 }
 
@@ -111,10 +134,7 @@ impl QueryRules {
     /// `pso30plus` a boolean), to deserialize from; or every fault of `pairs`
     /// (unknown or repeated parameters, missing required ones, values their
     /// schema refuses), by parameter name.
-    pub fn read(
-        &self,
-        pairs: Vec<(String, String)>,
-    ) -> Result<Map<String, Value>, Vec<FieldError>> {
+    pub fn read(&self, pairs: Vec<(String, String)>) -> Result<Map<String, Value>, Found> {
         let mut faults = Faults::default();
         if pairs.len() > MAX_PARAMETERS {
             faults.push(
@@ -124,7 +144,7 @@ impl QueryRules {
                     self.names()
                 ),
             );
-            return Err(faults.0);
+            return Err(faults.into());
         }
         let mut values = Map::new();
         for (name, raw) in pairs {
@@ -155,10 +175,10 @@ impl QueryRules {
                 faults.push(name, "is required");
             }
         }
-        if faults.0.is_empty() {
+        if faults.1 == 0 {
             Ok(values)
         } else {
-            Err(faults.0)
+            Err(faults.into())
         }
     }
 

@@ -282,19 +282,21 @@ fn number(value: &Value) -> Result<f64, String> {
         .ok_or_else(|| format!("expected a number, got {value}"))
 }
 
-/// Faults found so far, at most [`MAX_FAULTS`].
+/// Faults found so far: the first [`MAX_FAULTS`], and how many in all (the
+/// walk is bounded by the size of what was sent).
 #[derive(Debug, Default)]
-pub(super) struct Faults(pub(super) Vec<FieldError>);
+pub(super) struct Faults(pub(super) Vec<FieldError>, pub(super) usize);
 
 impl Faults {
     pub(super) fn push(&mut self, path: &str, message: impl Into<String>) {
-        if self.0.len() < MAX_FAULTS {
-            self.0.push(FieldError::new(display_path(path), message));
-        }
+        self.keep(FieldError::new(display_path(path), message));
     }
 
-    fn full(&self) -> bool {
-        self.0.len() >= MAX_FAULTS
+    fn keep(&mut self, fault: FieldError) {
+        self.1 += 1;
+        if self.0.len() < MAX_FAULTS {
+            self.0.push(fault);
+        }
     }
 }
 
@@ -320,9 +322,6 @@ impl Rule {
     }
 
     pub(super) fn check(&self, value: &Value, path: &str, faults: &mut Faults) {
-        if faults.full() {
-            return;
-        }
         for rule in &self.all_of {
             rule.check(value, path, faults);
         }
@@ -548,11 +547,11 @@ fn alternatives(rules: &[Rule], value: &Value, path: &str, faults: &mut Faults) 
     let closest = ranked.into_iter().next().map(|(rank, own, _)| (rank, own));
     match closest {
         Some((_, own)) => {
+            let unkept = own.1 - own.0.len();
             for fault in own.0 {
-                if !faults.full() {
-                    faults.0.push(fault);
-                }
+                faults.keep(fault);
             }
+            faults.1 += unkept;
         }
         None => faults.push(path, "matches more than one of its alternatives"),
     }

@@ -159,16 +159,12 @@ enum Keys {
     At(String),
 }
 
-async fn key_source(
-    state: &AppState,
-    id: &CbId,
-    keys: Keys,
-) -> Result<(KeySource, Option<Vec<registry_core::PublicKey>>), Problem> {
+async fn key_source(state: &AppState, id: &CbId, keys: Keys) -> Result<KeySource, Problem> {
     match keys {
         Keys::Inline(jwks) => {
             let value = serde_json::to_value(&jwks).map_err(|_| Problem::internal())?;
             let keys = parse_jwks(&value, "jwks").map_err(Problem::validation)?;
-            Ok((KeySource::Inline(keys), None))
+            Ok(KeySource::Inline(keys))
         }
         Keys::At(uri) => {
             let fault =
@@ -179,7 +175,7 @@ async fn key_source(
                 .fetch_for(id, &uri)
                 .await
                 .map_err(|e| fault(format!("cannot be used: {e}")))?;
-            Ok((KeySource::Uri(uri), Some(keys)))
+            Ok(KeySource::Published { uri, keys })
         }
     }
 }
@@ -207,18 +203,14 @@ pub async fn accredit(
         AccreditRequest::WithKeys(b) => (b.id, b.name, Keys::Inline(b.jwks)),
         AccreditRequest::WithKeysAt(b) => (b.id, b.name, Keys::At(b.jwks_uri)),
     };
-    let (keys, fetched) = key_source(&state, &id, keys).await?;
+    let keys = key_source(&state, &id, keys).await?;
     let registry = state.registry.clone();
     let command = Accredit {
-        id: id.clone(),
+        id,
         name: name.into(),
         keys,
     };
-    let mut created = blocking(move || registry.accredit(command)).await?;
-    if let Some(keys) = fetched {
-        let registry = state.registry.clone();
-        created = blocking(move || registry.sync_published_keys(&id, &keys)).await?;
-    }
+    let created = blocking(move || registry.accredit(command)).await?;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -254,12 +246,9 @@ pub async fn change(
         CertificationBodyPatch::KeysAt(b) => (b.name, b.accreditation, Some(Keys::At(b.jwks_uri))),
         CertificationBodyPatch::Other(b) => (b.name, b.accreditation, None),
     };
-    let (keys, fetched) = match keys {
-        Some(keys) => {
-            let (source, fetched) = key_source(&state, &id, keys).await?;
-            (Some(source), fetched)
-        }
-        None => (None, None),
+    let keys = match keys {
+        Some(keys) => Some(key_source(&state, &id, keys).await?),
+        None => None,
     };
     let change = CertificationBodyChange {
         name: name.map(String::from),
@@ -267,12 +256,7 @@ pub async fn change(
         accreditation,
     };
     let registry = state.registry.clone();
-    let target = id.clone();
-    let mut changed = blocking(move || registry.change_certification_body(&target, change)).await?;
-    if let Some(keys) = fetched {
-        let registry = state.registry.clone();
-        changed = blocking(move || registry.sync_published_keys(&id, &keys)).await?;
-    }
+    let changed = blocking(move || registry.change_certification_body(&id, change)).await?;
     Ok(HttpResponse::Ok().json(CertificationBodyView::from(changed)))
 }
 

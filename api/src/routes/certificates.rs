@@ -6,10 +6,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use registry_core::{CertificateNumber, ChangeStanding, Issued, Standing};
 
 use super::companies::{SearchParams, page_response};
+use super::events::{EventPage, FeedParams};
 use super::{blocking, read};
 use crate::extract::{Query, value_as};
 use crate::openapi::NoParams;
-use crate::paging::{CertificatePage, EventList};
+use crate::paging::CertificatePage;
 use crate::payload::{
     IssueClaims, ReinstateClaims, RenewClaims, StandingClaims, prefix_core_error,
 };
@@ -17,7 +18,7 @@ use crate::problem::Problem;
 use crate::schema::{CertificateNumberSchema, CompactJwsSchema};
 use crate::signed_request::{self, Act};
 use crate::state::AppState;
-use crate::views::{CertificateView, EventView};
+use crate::views::CertificateView;
 
 /// The certificate number in the path.
 pub fn number(raw: &str) -> Result<CertificateNumber, Problem> {
@@ -250,26 +251,34 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(render(certificate)))
 }
 
-/// `GET /v1/certificates/{number}/events`: oldest first, each with its evidence.
+/// `GET /v1/certificates/{number}/events`: oldest first, each with its
+/// evidence, paged like the change feed (`after`, `limit`, `nextAfter`).
 #[utoipa::path(
     get,
     path = "/certificates/{number}/events",
     tag = "certificates",
     operation_id = "certificateEvents",
-    params(("number" = CertificateNumberSchema, Path, description = "A certificate number.")),
+    params(
+        ("number" = CertificateNumberSchema, Path, description = "A certificate number."),
+        FeedParams,
+    ),
     responses(
-        (status = 200, description = "Its events, oldest first, each with the CB's signed request as evidence.", body = EventList),
+        (status = 200, description = "Its events after `after`, oldest first, each with the CB's signed request as evidence; a `Link` to the next page while pages are full.", body = EventPage),
         crate::openapi::ResourceProblems,
     )
 )]
 pub async fn events(
+    req: HttpRequest,
     path: web::Path<String>,
-    _: Query<NoParams>,
+    Query(params): Query<FeedParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let n = number(&path)?;
+    let (after, limit) = params.position();
     let registry = state.registry.clone();
-    let events = read(&state, move || registry.certificate_events(&n)).await?;
-    let items: Vec<EventView> = events.into_iter().map(EventView::from).collect();
-    Ok(HttpResponse::Ok().json(EventList { items }))
+    let events = read(&state, move || {
+        registry.certificate_events(&n, after, limit)
+    })
+    .await?;
+    Ok(super::events::page(&req, events, after, limit))
 }

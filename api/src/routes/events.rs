@@ -18,15 +18,22 @@ use crate::views::EventView;
 pub struct FeedParams {
     /// Events after this sequence number (default 0: from the start).
     #[param(minimum = 0, maximum = 9223372036854775807_i64, default = 0)]
-    after: Option<i64>,
+    pub after: Option<i64>,
     /// Events per page.
     #[param(minimum = 1, maximum = 500, default = 50)]
-    limit: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+impl FeedParams {
+    /// `after` and `limit`, defaults filled in.
+    pub fn position(&self) -> (i64, i64) {
+        (self.after.unwrap_or(0), self.limit.unwrap_or(DEFAULT_LIMIT))
+    }
 }
 
 crate::contract::query_contract!(FeedParams);
 
-/// The change feed's page.
+/// A page of events: of the change feed, or of one certificate.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventPage {
@@ -56,10 +63,20 @@ pub async fn feed(
     Query(params): Query<FeedParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    let after = params.after.unwrap_or(0);
+    let (after, limit) = params.position();
     let registry = state.registry.clone();
     let events = read(&state, move || registry.events(after, limit)).await?;
+    Ok(page(&req, events, after, limit))
+}
+
+/// The page of `events` read after `after` with `limit`: `nextAfter`, and a
+/// `Link` to the next page while pages are full.
+pub fn page(
+    req: &HttpRequest,
+    events: Vec<registry_core::Event>,
+    after: i64,
+    limit: i64,
+) -> HttpResponse {
     let next_after = events.last().map_or(after, |e| e.seq);
     let full = events.len() as i64 == limit;
     let items: Vec<EventView> = events.into_iter().map(EventView::from).collect();
@@ -73,5 +90,5 @@ pub async fn feed(
             ),
         ));
     }
-    Ok(response.json(EventPage { items, next_after }))
+    response.json(EventPage { items, next_after })
 }

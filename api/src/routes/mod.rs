@@ -53,8 +53,21 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
 /// A resource that takes `allow` (its methods as `Allow` lists them: `HEAD`
 /// comes with `GET`, `OPTIONS` with every resource). `OPTIONS` answers `204`
 /// with `Allow`; another method answers `405` with `Allow` (RFC 9110, 15.5.6).
-pub fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+/// A panic in one of its handlers is answered `500` ([`crate::panics`]).
+pub fn resource(
+    path: &str,
+    allow: &'static str,
+) -> actix_web::Resource<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
     web::resource(path)
+        .wrap(actix_web::middleware::from_fn(crate::panics::middleware))
         .route(web::method(Method::OPTIONS).to(move || async move {
             HttpResponse::NoContent()
                 .insert_header((header::ALLOW, allow))

@@ -31,10 +31,12 @@ fn parse_until(raw: &str) -> Option<DateTime<Utc>> {
         .or_else(|| parse_instant(raw))
 }
 
+/// An RFC 3339 instant within the days the register knows.
 fn parse_instant(raw: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(raw)
         .ok()
         .map(|t| registry_core::time::truncate(t.with_timezone(&Utc)))
+        .filter(|t| registry_core::time::within_range(*t))
 }
 
 /// The question, from `on`, `until` and `levelMin` (each already in its
@@ -50,7 +52,7 @@ pub fn question(
         Some(raw) => parse_on(raw).or_else(|| {
             faults.push(FieldError::new(
                 "on",
-                "must be a date (YYYY-MM-DD) or an RFC 3339 instant",
+                "must be a date (YYYY-MM-DD) or an RFC 3339 instant, up to 9999-12-31",
             ));
             None
         }),
@@ -59,7 +61,7 @@ pub fn question(
         parse_until(raw).or_else(|| {
             faults.push(FieldError::new(
                 "until",
-                "must be a date (YYYY-MM-DD) or an RFC 3339 instant",
+                "must be a date (YYYY-MM-DD) or an RFC 3339 instant, up to 9999-12-31",
             ));
             None
         })
@@ -180,7 +182,13 @@ pub async fn one(
     let target = kvk.clone();
     let answer = read(&state, move || registry.company_status(&target, &query)).await?;
     let mut view = StatusView::new(&kvk, &query, answer, "");
+    // The tag is the answer to the question asked: without `on`, that is "now",
+    // whose instant is left out, so that the tag holds until the answer changes.
+    if params.on.is_none() {
+        view.on = String::new();
+    }
     let basis = serde_json::to_vec(&view).unwrap_or_default();
+    view.on = instant(query.on);
     view.checked_at = instant(registry_core::time::now());
     http_cache::json(&req, &view, &basis)
 }

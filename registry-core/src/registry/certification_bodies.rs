@@ -95,27 +95,40 @@ fn same_jwk(a: &str, b: &str) -> bool {
     }
 }
 
+/// A fault in key `i` of a set that came as `field` (`jwks`: that key's
+/// `kid` is named; `jwks_uri`: the address, with the key it published).
+fn key_fault(field: &str, i: usize, message: &str) -> FieldError {
+    if field == "jwks" {
+        FieldError::new(format!("jwks.keys[{i}].kid"), message)
+    } else {
+        FieldError::new(
+            field,
+            format!("publishes a set whose keys[{i}].kid {message}"),
+        )
+    }
+}
+
 /// Makes `keys` the CB's current keys: new ones are added, missing ones retired,
 /// a retired one that reappears is current again. A `kid` never changes its key.
+/// Faults are named by `field`, where the keys came from.
 fn sync_keys(
     conn: &mut AnyConnection,
     body: &CertificationBody,
     keys: &[PublicKey],
+    field: &str,
     now: DateTime<Utc>,
 ) -> Result<KeyChanges, CoreError> {
     let mut changes = KeyChanges::default();
     let mut faults = Vec::new();
     for (i, key) in keys.iter().enumerate() {
         if keys[..i].iter().any(|k| k.kid == key.kid) {
-            faults.push(FieldError::new(
-                format!("jwks.keys[{i}].kid"),
-                "is used by another key in the set",
-            ));
+            faults.push(key_fault(field, i, "is used by another key in the set"));
             continue;
         }
         match body.keys.iter().find(|k| k.kid == key.kid) {
-            Some(known) if !same_jwk(&known.jwk, &key.jwk) => faults.push(FieldError::new(
-                format!("jwks.keys[{i}].kid"),
+            Some(known) if !same_jwk(&known.jwk, &key.jwk) => faults.push(key_fault(
+                field,
+                i,
                 "already names another key of this certification body; a kid is never reused",
             )),
             Some(known) if known.is_current() => {}
@@ -168,18 +181,15 @@ struct AdminDetail<'a> {
 }
 
 impl Registry {
-    /// Accredits a certification body (`active`), recording the event. For a
-    /// `jwks_uri`, the keys come with the first fetch ([`Registry::sync_published_keys`]).
+    /// Accredits a certification body (`active`) with its keys, recording the
+    /// event; a refused key refuses the whole accreditation.
     pub fn accredit(&self, command: Accredit) -> Result<CertificationBody, CoreError> {
         let now = time::now();
         self.write(|conn| {
             if load(conn, &command.id)?.is_some() {
                 return Err(CoreError::CertificationBodyExists(command.id.clone()));
             }
-            let jwks_uri = match &command.keys {
-                KeySource::Uri(uri) => Some(uri.clone()),
-                KeySource::Inline(_) => None,
-            };
+            let jwks_uri = command.keys.uri().map(str::to_owned);
             diesel::insert_into(certification_bodies::table)
                 .values(CbRow {
                     id: command.id.as_str().to_owned(),
@@ -191,10 +201,7 @@ impl Registry {
                 })
                 .execute(conn)?;
             let body = load_existing(conn, &command.id)?;
-            let keys = match &command.keys {
-                KeySource::Inline(keys) => sync_keys(conn, &body, keys, now)?,
-                KeySource::Uri(_) => KeyChanges::default(),
-            };
+            let keys = sync_keys(conn, &body, command.keys.keys(), command.keys.field(), now)?;
             let detail = AdminDetail {
                 name: Some(&command.name),
                 accreditation: Some(Accreditation::Active),
@@ -231,8 +238,10 @@ impl Registry {
             let accreditation = change.accreditation.filter(|a| *a != before.accreditation);
             let (jwks_uri, keys) = match &change.keys {
                 None => (before.jwks_uri.clone(), KeyChanges::default()),
-                Some(KeySource::Uri(uri)) => (Some(uri.clone()), KeyChanges::default()),
-                Some(KeySource::Inline(keys)) => (None, sync_keys(conn, &before, keys, now)?),
+                Some(source) => (
+                    source.uri().map(str::to_owned),
+                    sync_keys(conn, &before, source.keys(), source.field(), now)?,
+                ),
             };
             let uri_changed = jwks_uri != before.jwks_uri;
             if name.is_none() && accreditation.is_none() && !uri_changed && keys.is_empty() {
@@ -286,7 +295,7 @@ impl Registry {
             if body.jwks_uri.is_none() {
                 return Ok(body);
             }
-            let changes = sync_keys(conn, &body, keys, now)?;
+            let changes = sync_keys(conn, &body, keys, "jwks_uri", now)?;
             if changes.is_empty() {
                 return Ok(body);
             }

@@ -160,8 +160,14 @@ impl Registry {
         })
     }
 
-    /// A certificate's events, oldest first, with the evidence behind each.
-    pub fn certificate_events(&self, number: &CertificateNumber) -> Result<Vec<Event>, CoreError> {
+    /// A certificate's events with `seq` greater than `after`, oldest first, at
+    /// most `limit`, with the evidence behind each.
+    pub fn certificate_events(
+        &self,
+        number: &CertificateNumber,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Event>, CoreError> {
         self.read(|conn| {
             let id: i64 = certificates::table
                 .filter(certificates::number.eq(number.as_str()))
@@ -171,7 +177,9 @@ impl Registry {
                 .ok_or_else(|| CoreError::CertificateNotFound(number.clone()))?;
             let rows: Vec<EventRow> = events::table
                 .filter(events::certificate_id.eq(id))
+                .filter(events::seq.gt(after))
                 .order(events::seq.asc())
+                .limit(limit)
                 .select(EventRow::as_select())
                 .load(conn)?;
             rows.into_iter()

@@ -4,23 +4,20 @@
 
 use chrono::{DateTime, Datelike, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Integer, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Text};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Registry;
 use super::certification_bodies::ensure_active;
 use super::event_log::{self, claim_request_id};
-use super::queries::{Certificate, Covered, certificate_by_number};
-use crate::certificate::{
-    CbReference, CertificateHistory, CertificateNumber, CertificateStatus, Standing, StandingChange,
-};
+use super::queries::{Certificate, Covered, certificate_by_number, histories};
+use crate::certificate::{CbReference, CertificateHistory, CertificateNumber, Standing};
 use crate::certification_body::CbId;
 use crate::company::{Holder, KvkNumber, Name, Province, SbiCode, Subsidiary, check_coverage};
 use crate::error::CoreError;
 use crate::event::{Actor, EventKind, Provenance};
 use crate::period::{Period, PeriodDraft};
-use crate::status::certificate_state_at;
 use crate::storage::rows::{
     CertificateRow, Company, CompanyRow, CoverageRow, NewCertificateRow, PeriodRow, from_db, to_db,
 };
@@ -29,7 +26,8 @@ use crate::storage::text_search;
 use crate::storage::{AnyConnection, CompanyUpdate};
 use crate::text;
 use crate::time::{self, date_at};
-use crate::validation::{Faults, FieldError};
+use crate::transition::{self, Renewal};
+use crate::validation::Faults;
 
 /// Issue a certificate (act `issue`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -75,7 +73,7 @@ pub struct ChangeStanding {
 
 impl ChangeStanding {
     /// Longest reason accepted.
-    pub const MAX_REASON_CHARS: usize = 2000;
+    pub const MAX_REASON_CHARS: usize = transition::MAX_REASON_CHARS;
     /// A reason that counts as given, as a regular expression (for the API's
     /// contract): at least one character that is not white space (Unicode
     /// White_Space, what trimming removes), spelt out by code point.
@@ -98,15 +96,6 @@ struct PeriodDetail<'a> {
 #[derive(Debug, Serialize)]
 struct StandingDetail<'a> {
     reason: Option<&'a str>,
-}
-
-fn acting_body(by: &Provenance) -> Result<&CbId, CoreError> {
-    match &by.actor {
-        Actor::CertificationBody(cb) => Ok(cb),
-        Actor::SchemeOwner => Err(CoreError::InvalidTransition(
-            "only a certification body issues, renews, suspends and reinstates certificates".into(),
-        )),
-    }
 }
 
 /// Checks the CB's accreditation and claims the request's id (a second use of
@@ -149,19 +138,6 @@ fn certificate_row(
         .first(conn)
         .optional()?
         .ok_or_else(|| CoreError::CertificateNotFound(n.clone()))
-}
-
-/// Refuses a change to a certificate that is closed for good.
-fn ensure_open(certificate: &Certificate) -> Result<(), CoreError> {
-    let n = certificate.number();
-    for change in &certificate.history.standing_changes {
-        match change.standing {
-            Standing::Revoked => return Err(CoreError::CertificateRevoked(n.clone())),
-            Standing::Superseded => return Err(CoreError::CertificateSuperseded(n.clone())),
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 /// A company row as written, with what search and ordering need.
@@ -239,60 +215,78 @@ fn upsert_companies(
     })
 }
 
-/// What a new certificate's row gets once its id (and so its number) is known.
-struct NewCertificate<'a> {
+/// Writes `history` and the columns derived from it ([`transition::derived`]):
+/// the one place a certificate's history is written.
+fn write_history(
+    conn: &mut AnyConnection,
     id: i64,
-    number: &'a CertificateNumber,
-    history: String,
-    top_level: i32,
-    any_pso30plus: bool,
+    history: &CertificateHistory,
+) -> Result<(), CoreError> {
+    let d = transition::derived(history)
+        .ok_or_else(|| CoreError::Storage(format!("{} has no period", history.number)))?;
+    diesel::update(certificates::table.find(id))
+        .set((
+            certificates::number.eq(history.number.as_str()),
+            certificates::history.eq(serde_json::to_string(history)?),
+            certificates::starts_at.eq(to_db(d.starts_at)),
+            certificates::ends_at.eq(to_db(d.ends_at)),
+            certificates::closed_at.eq(d.closed_at.map(to_db)),
+            certificates::top_level.eq(d.top_level),
+            certificates::any_pso30plus.eq(d.any_pso30plus),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
-/// Gives a new certificate its number and history and records whom it covers
-/// (one statement on PostgreSQL).
-fn complete_certificate(
-    conn: &mut AnyConnection,
-    c: &NewCertificate<'_>,
-    covered: &[Covered],
-) -> Result<(), CoreError> {
+/// Records whom a new certificate covers (one statement on PostgreSQL).
+fn write_coverage(conn: &mut AnyConnection, id: i64, covered: &[Covered]) -> Result<(), CoreError> {
     if let AnyConnection::Postgresql(pg) = conn {
         let kvks: Vec<&str> = covered.iter().map(|c| c.kvk_number.as_str()).collect();
         let mains: Vec<bool> = covered.iter().map(|c| c.main_applicant).collect();
         diesel::sql_query(
-            "WITH numbered AS (UPDATE certificates \
-                               SET number = $1, history = $2, top_level = $3, any_pso30plus = $4 \
-                               WHERE id = $5) \
-             INSERT INTO coverage (certificate_id, kvk_number, is_main) \
-             SELECT $5, kvk, main FROM unnest($6::text[], $7::boolean[]) AS c(kvk, main)",
+            "INSERT INTO coverage (certificate_id, kvk_number, is_main) \
+             SELECT $1, kvk, main FROM unnest($2::text[], $3::boolean[]) AS c(kvk, main)",
         )
-        .bind::<Text, _>(c.number.as_str())
-        .bind::<Text, _>(&c.history)
-        .bind::<Integer, _>(c.top_level)
-        .bind::<Bool, _>(c.any_pso30plus)
-        .bind::<BigInt, _>(c.id)
+        .bind::<BigInt, _>(id)
         .bind::<Array<Text>, _>(&kvks)
         .bind::<Array<Bool>, _>(&mains)
         .execute(pg)?;
         return Ok(());
     }
-    diesel::update(certificates::table.find(c.id))
-        .set((
-            certificates::number.eq(c.number.as_str()),
-            certificates::history.eq(&c.history),
-            certificates::top_level.eq(c.top_level),
-            certificates::any_pso30plus.eq(c.any_pso30plus),
-        ))
-        .execute(conn)?;
     for covered in covered {
         diesel::insert_into(coverage::table)
             .values(CoverageRow {
-                certificate_id: c.id,
+                certificate_id: id,
                 kvk_number: covered.kvk_number.as_str().to_owned(),
                 is_main: covered.main_applicant,
             })
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// The main applicant's certificates whose window may share an instant with
+/// `[from, until)` (open, or closed after `from`), with their histories; the
+/// company is locked.
+fn main_applicants_certificates(
+    conn: &mut AnyConnection,
+    kvk: &str,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<CertificateHistory>, CoreError> {
+    let rows: Vec<CertificateRow> = certificates::table
+        .filter(certificates::main_kvk.eq(kvk))
+        .filter(certificates::ends_at.gt(to_db(from)))
+        .filter(certificates::starts_at.lt(to_db(until)))
+        .filter(
+            certificates::closed_at
+                .is_null()
+                .or(certificates::closed_at.gt(to_db(from))),
+        )
+        .select(CertificateRow::as_select())
+        .load(conn)?;
+    let mut by_id = histories(conn, &rows)?;
+    Ok(rows.iter().filter_map(|r| by_id.remove(&r.id)).collect())
 }
 
 /// Makes `codes` the company's SBI codes, each with the company's name order
@@ -330,65 +324,6 @@ fn write_sbi_codes(
             .execute(conn)?;
     }
     Ok(())
-}
-
-/// Applies the one-in-force rule: at most one certificate per main applicant and
-/// scheme in force at a time. `in_force` are the main applicant's certificates
-/// not closed and not ended by `starts`. Returns the certificate to supersede.
-fn certificate_to_replace(
-    conn: &mut AnyConnection,
-    command: &IssueCertificate,
-    starts: DateTime<Utc>,
-    in_force: &[&CertificateRow],
-) -> Result<Option<(i64, Certificate)>, CoreError> {
-    let Some(wanted) = &command.replaces else {
-        return match in_force.first() {
-            Some(row) => Err(CoreError::CertificateInForce {
-                existing: crate::storage::rows::number(&row.number)?,
-            }),
-            None => Ok(None),
-        };
-    };
-    let replaced = match certificate_by_number(conn, wanted) {
-        Err(CoreError::CertificateNotFound(_)) => {
-            return Err(CoreError::field(
-                "replaces",
-                "names no certificate in the register",
-            ));
-        }
-        other => other?,
-    };
-    if replaced.history.main_applicant != command.holder.kvk_number {
-        return Err(CoreError::field(
-            "replaces",
-            "must be a certificate of the same main applicant",
-        ));
-    }
-    ensure_open(&replaced)?;
-    if let Some(other) = in_force.iter().find(|r| r.number != wanted.as_str()) {
-        return Err(CoreError::CertificateInForce {
-            existing: crate::storage::rows::number(&other.number)?,
-        });
-    }
-    let Some(row) = in_force.iter().find(|r| r.number == wanted.as_str()) else {
-        return Err(CoreError::field(
-            "replaces",
-            "must be a certificate still in force when this one starts",
-        ));
-    };
-    let first_start = replaced.history.periods.first().map(Period::starts_at);
-    let last_change = replaced
-        .history
-        .standing_changes
-        .last()
-        .map(|c| c.effective_at);
-    if first_start.is_some_and(|s| starts < s) || last_change.is_some_and(|c| starts < c) {
-        return Err(CoreError::field(
-            "valid_from",
-            "must not be before the start or the last lifecycle event of the certificate it replaces",
-        ));
-    }
-    Ok(Some((row.id, replaced)))
 }
 
 /// Several lifecycle commands in one transaction, for bulk loading: all of them
@@ -452,7 +387,7 @@ impl Registry {
         command: &IssueCertificate,
         by: &Provenance,
     ) -> Result<Issued, CoreError> {
-        let cb = acting_body(by)?.clone();
+        let cb = transition::acting_body(&by.actor)?.clone();
         let mut faults = Faults::new();
         faults.extend(check_coverage(&command.holder, &command.subsidiaries));
         let period = Period::new(command.period.clone(), &self.rules);
@@ -470,27 +405,16 @@ impl Registry {
 
         admit(conn, by)?;
         conn.lock_company(kvk)?;
-        // One query for both rules: this CB's certificate with this reference
-        // (idempotency), and the main applicant's certificates in force at the
-        // new start (one in force).
-        let rows: Vec<CertificateRow> = certificates::table
-            .filter(
-                certificates::cb_id
-                    .eq(cb.as_str())
-                    .and(certificates::cb_reference.eq(command.cb_reference.as_str()))
-                    .or(certificates::main_kvk
-                        .eq(kvk)
-                        .and(certificates::closed_at.is_null())
-                        .and(certificates::ends_at.gt(to_db(starts)))),
-            )
-            .select(CertificateRow::as_select())
-            .load(conn)?;
-        let same_reference = |r: &CertificateRow| {
-            r.cb_id == cb.as_str() && r.cb_reference == command.cb_reference.as_str()
-        };
-        if let Some(row) = rows.iter().find(|r| same_reference(r)) {
-            let n = crate::storage::rows::number(&row.number)?;
-            if row.fingerprint != fingerprint {
+        // Idempotency first: this CB's certificate with this reference.
+        let same_reference: Option<(String, String)> = certificates::table
+            .filter(certificates::cb_id.eq(cb.as_str()))
+            .filter(certificates::cb_reference.eq(command.cb_reference.as_str()))
+            .select((certificates::number, certificates::fingerprint))
+            .first(conn)
+            .optional()?;
+        if let Some((number, existing_fingerprint)) = same_reference {
+            let n = crate::storage::rows::number(&number)?;
+            if existing_fingerprint != fingerprint {
                 return Err(CoreError::IdempotencyConflict {
                     reference: command.cb_reference.as_str().to_owned(),
                     existing: n,
@@ -498,8 +422,27 @@ impl Registry {
             }
             return Ok(Issued::Existing(Box::new(certificate_by_number(conn, &n)?)));
         }
-        let in_force: Vec<&CertificateRow> = rows.iter().filter(|r| r.main_kvk == kvk).collect();
-        let replaced = certificate_to_replace(conn, command, starts, &in_force)?;
+        let others = main_applicants_certificates(conn, kvk, starts, period.ends_at())?;
+        let replaced = match &command.replaces {
+            None => None,
+            Some(wanted) => match certificate_by_number(conn, wanted) {
+                Err(CoreError::CertificateNotFound(_)) => None,
+                other => Some(other?),
+            },
+        };
+        let supersession = transition::issue(
+            &transition::Issuance {
+                main_applicant: &command.holder.kvk_number,
+                period: &period,
+                replaces: command.replaces.as_ref(),
+            },
+            replaced.as_ref().map(|c| &c.history),
+            &others,
+        )?;
+        let replaced_id = match (&replaced, &supersession) {
+            (Some(old), Some(_)) => Some(certificate_row(conn, old.number())?.id),
+            _ => None,
+        };
         let holder = upsert_companies(conn, command, now)?;
 
         let placeholder = format!("~{}/{}", cb.as_str(), command.cb_reference.as_str());
@@ -511,7 +454,7 @@ impl Registry {
                 cb_reference: command.cb_reference.as_str(),
                 fingerprint: &fingerprint,
                 main_kvk: kvk,
-                replaces_id: replaced.as_ref().map(|(old_id, _)| *old_id),
+                replaces_id: replaced_id,
                 issued_at: to_db(now),
                 ends_at: to_db(period.ends_at()),
                 starts_at: to_db(starts),
@@ -539,39 +482,25 @@ impl Registry {
             name: s.name.clone(),
             main_applicant: false,
         }));
-        let written = NewCertificate {
-            id,
-            number: &n,
-            history: serde_json::to_string(&history)?,
-            top_level: period.level().rank(),
-            any_pso30plus: period.pso30plus(),
-        };
-        complete_certificate(conn, &written, &covered)?;
+        write_history(conn, id, &history)?;
+        write_coverage(conn, id, &covered)?;
         covered.sort_by(|a, b| {
             b.main_applicant
                 .cmp(&a.main_applicant)
                 .then(a.kvk_number.cmp(&b.kvk_number))
         });
 
-        if let Some((old_id, old)) = &replaced {
+        if let (Some(old), Some(change), Some(old_id)) = (&replaced, supersession, replaced_id) {
             let mut old_history = old.history.clone();
-            old_history.standing_changes.push(StandingChange {
-                standing: Standing::Superseded,
-                effective_at: starts,
-            });
-            diesel::update(certificates::table.find(*old_id))
-                .set((
-                    certificates::closed_at.eq(Some(to_db(starts))),
-                    certificates::history.eq(serde_json::to_string(&old_history)?),
-                ))
-                .execute(conn)?;
+            old_history.standing_changes.push(change);
+            write_history(conn, old_id, &old_history)?;
             event_log::append(
                 conn,
                 event_log::NewEvent {
                     kind: EventKind::Superseded,
-                    certificate_id: Some(*old_id),
+                    certificate_id: Some(old_id),
                     cb: Some(&old.history.certification_body),
-                    effective_at: starts,
+                    effective_at: change.effective_at,
                     recorded_at: now,
                     detail: &serde_json::json!({ "superseded_by": n }),
                     provenance: Some(by),
@@ -625,7 +554,7 @@ impl Registry {
         command: &RenewCertificate,
         by: &Provenance,
     ) -> Result<Certificate, CoreError> {
-        let cb = acting_body(by)?.clone();
+        let cb = transition::acting_body(&by.actor)?.clone();
         let period =
             Period::new(command.period.clone(), &self.rules).map_err(CoreError::Validation)?;
         let now = time::now();
@@ -633,40 +562,21 @@ impl Registry {
         let row = certificate_row(conn, &command.number)?;
         conn.lock_company(&row.main_kvk)?;
         let mut certificate = certificate_by_number(conn, &command.number)?;
-        if certificate.history.certification_body != cb {
-            return Err(CoreError::NotYourCertificate(command.number.clone()));
-        }
-        ensure_open(&certificate)?;
-        let last = certificate.history.periods.last();
-        if last == Some(&period) {
-            return Ok(certificate);
-        }
-        if let Some(last) = last
-            && period.valid_from() <= last.valid_from()
-        {
-            return Err(CoreError::field(
-                "valid_from",
-                format!(
-                    "must start after the last period starts ({})",
-                    last.valid_from()
-                ),
-            ));
+        let others = main_applicants_certificates(
+            conn,
+            &row.main_kvk,
+            period.starts_at(),
+            period.ends_at(),
+        )?;
+        match transition::renew(&certificate.history, &cb, &period, &others)? {
+            Renewal::Unchanged => return Ok(certificate),
+            Renewal::Append => {}
         }
         diesel::insert_into(periods::table)
             .values(PeriodRow::new(row.id, &period))
             .execute(conn)?;
         certificate.history.periods.push(period.clone());
-        let periods = &certificate.history.periods;
-        let top_level = periods.iter().map(|p| p.level().rank()).max().unwrap_or(0);
-        let any_pso30plus = periods.iter().any(Period::pso30plus);
-        diesel::update(certificates::table.find(row.id))
-            .set((
-                certificates::ends_at.eq(to_db(period.ends_at())),
-                certificates::history.eq(serde_json::to_string(&certificate.history)?),
-                certificates::top_level.eq(top_level),
-                certificates::any_pso30plus.eq(any_pso30plus),
-            ))
-            .execute(conn)?;
+        write_history(conn, row.id, &certificate.history)?;
         let detail = PeriodDetail {
             cb_reference: None,
             main_applicant: None,
@@ -705,48 +615,17 @@ impl Registry {
         command: &ChangeStanding,
         by: &Provenance,
     ) -> Result<Certificate, CoreError> {
+        let asked = transition::StandingCommand {
+            standing: command.standing,
+            reason: command.reason.as_deref(),
+            effective_at: command.effective_at,
+        };
+        transition::check_standing_command(&asked, &by.actor)?;
         let kind = match command.standing {
             Standing::Suspended => EventKind::Suspended,
             Standing::Reinstated => EventKind::Reinstated,
-            Standing::Revoked => EventKind::Revoked,
-            Standing::Superseded => {
-                return Err(CoreError::InvalidTransition(
-                    "a certificate is superseded by issuing its replacement".into(),
-                ));
-            }
+            Standing::Revoked | Standing::Superseded => EventKind::Revoked,
         };
-        if by.actor == Actor::SchemeOwner && command.standing != Standing::Revoked {
-            return Err(CoreError::InvalidTransition(
-                "the scheme owner can only revoke".into(),
-            ));
-        }
-        let reason = command
-            .reason
-            .as_deref()
-            .map(str::trim)
-            .filter(|r| !r.is_empty());
-        let mut faults = Vec::new();
-        match reason {
-            None if command.standing != Standing::Reinstated => {
-                faults.push(FieldError::new(
-                    "reason",
-                    "is required to suspend or revoke",
-                ));
-            }
-            Some(r) if r.chars().count() > ChangeStanding::MAX_REASON_CHARS => {
-                faults.push(FieldError::new(
-                    "reason",
-                    format!(
-                        "must be at most {} characters",
-                        ChangeStanding::MAX_REASON_CHARS
-                    ),
-                ));
-            }
-            _ => {}
-        }
-        if !faults.is_empty() {
-            return Err(CoreError::Validation(faults));
-        }
         admit(conn, by)?;
         let row = certificate_row(conn, &command.number)?;
         conn.lock_company(&row.main_kvk)?;
@@ -754,59 +633,9 @@ impl Registry {
         // "now" take effect in the order they are recorded.
         let now = time::now();
         let mut certificate = certificate_by_number(conn, &command.number)?;
-        let effective_at = command
-            .effective_at
-            .map(time::truncate)
-            .unwrap_or_else(|| earliest_effective_at(&certificate, now));
-        if let Actor::CertificationBody(cb) = &by.actor
-            && &certificate.history.certification_body != cb
-        {
-            return Err(CoreError::NotYourCertificate(command.number.clone()));
-        }
-        ensure_open(&certificate)?;
-        check_effective_at(&certificate, effective_at)?;
-        let suspended = certificate
-            .history
-            .standing_changes
-            .iter()
-            .rev()
-            .find(|c| matches!(c.standing, Standing::Suspended | Standing::Reinstated))
-            .is_some_and(|c| c.standing == Standing::Suspended);
-        match command.standing {
-            Standing::Suspended if suspended => {
-                return Err(CoreError::InvalidTransition(
-                    "the certificate is already suspended".into(),
-                ));
-            }
-            Standing::Suspended
-                if certificate_state_at(&certificate.history, effective_at).status
-                    == CertificateStatus::Expired =>
-            {
-                return Err(CoreError::InvalidTransition(
-                    "the certificate has expired at effective_at".into(),
-                ));
-            }
-            Standing::Reinstated if !suspended => {
-                return Err(CoreError::InvalidTransition(
-                    "the certificate is not suspended".into(),
-                ));
-            }
-            _ => {}
-        }
-        certificate.history.standing_changes.push(StandingChange {
-            standing: command.standing,
-            effective_at,
-        });
-        let closed_at = match command.standing {
-            Standing::Revoked => Some(to_db(effective_at)),
-            _ => row.closed_at,
-        };
-        diesel::update(certificates::table.find(row.id))
-            .set((
-                certificates::closed_at.eq(closed_at),
-                certificates::history.eq(serde_json::to_string(&certificate.history)?),
-            ))
-            .execute(conn)?;
+        let change = transition::change_standing(&certificate.history, &asked, &by.actor, now)?;
+        certificate.history.standing_changes.push(change);
+        write_history(conn, row.id, &certificate.history)?;
         let cb = certificate.history.certification_body.clone();
         event_log::append(
             conn,
@@ -814,9 +643,11 @@ impl Registry {
                 kind,
                 certificate_id: Some(row.id),
                 cb: Some(&cb),
-                effective_at,
+                effective_at: change.effective_at,
                 recorded_at: now,
-                detail: &StandingDetail { reason },
+                detail: &StandingDetail {
+                    reason: asked.reason(),
+                },
                 provenance: Some(by),
             },
         )?;
@@ -830,7 +661,11 @@ impl Registry {
         let due: Vec<(i64, String)> = self.read(|conn| {
             Ok(certificates::table
                 .filter(certificates::ends_at.le(to_db(now)))
-                .filter(certificates::closed_at.is_null())
+                .filter(
+                    certificates::closed_at
+                        .is_null()
+                        .or(certificates::closed_at.gt(certificates::ends_at.nullable())),
+                )
                 .filter(
                     certificates::expiry_recorded_for
                         .is_null()
@@ -851,7 +686,7 @@ impl Registry {
                     .first(conn)?;
                 let ends_at = row.ends_at;
                 let still_due = from_db(ends_at) <= now
-                    && row.closed_at.is_none()
+                    && row.closed_at.is_none_or(|closed| closed > ends_at)
                     && row.expiry_recorded_for.is_none_or(|r| r < ends_at);
                 if !still_due {
                     return Ok(false);
@@ -879,52 +714,4 @@ impl Registry {
         }
         Ok(recorded)
     }
-}
-
-/// When a standing change without a date takes effect: now, or — for a
-/// certificate that has not started, or whose last standing change is dated
-/// ahead — the first instant `check_effective_at` admits.
-fn earliest_effective_at(certificate: &Certificate, now: DateTime<Utc>) -> DateTime<Utc> {
-    let first = certificate.history.periods.first().map(Period::starts_at);
-    let last = certificate
-        .history
-        .standing_changes
-        .last()
-        .map(|c| c.effective_at);
-    [Some(now), first, last]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(now)
-}
-
-/// A standing change takes effect no earlier than the certificate's first period
-/// and its last standing change: history is appended to, never rewritten.
-fn check_effective_at(
-    certificate: &Certificate,
-    effective_at: DateTime<Utc>,
-) -> Result<(), CoreError> {
-    if let Some(first) = certificate.history.periods.first()
-        && effective_at < first.starts_at()
-    {
-        return Err(CoreError::field(
-            "effective_at",
-            format!(
-                "must not be before the certificate's first day ({})",
-                first.valid_from()
-            ),
-        ));
-    }
-    if let Some(last) = certificate.history.standing_changes.last()
-        && effective_at < last.effective_at
-    {
-        return Err(CoreError::field(
-            "effective_at",
-            format!(
-                "must not be before the certificate's last lifecycle event ({})",
-                last.effective_at.to_rfc3339()
-            ),
-        ));
-    }
-    Ok(())
 }

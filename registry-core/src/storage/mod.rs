@@ -493,14 +493,32 @@ pub fn is_unavailable(error: &DieselError) -> bool {
     )
 }
 
+/// The unique keys that two concurrent writers can both try to take on
+/// PostgreSQL (under different company locks): a second accreditation of one
+/// CB, a key recorded by two fetches, a company or its SBI code named by two
+/// certificates, one reference issued twice, a search word first seen twice.
+/// A violation of any other key (a certificate number, a coverage row, an
+/// event) is a fault, not a race, and is not tried again. SQLite has one writer
+/// at a time: no unique violation there is a race.
+const RACED_KEYS: [&str; 8] = [
+    "certification_bodies_pkey",
+    "cb_keys_pkey",
+    "companies_pkey",
+    "company_sbi_pkey",
+    "certificates_cb_id_cb_reference_key",
+    "search_words_word_key",
+    "search_word_trigrams_pkey",
+    "search_company_words_pkey",
+];
+
 /// Whether a write lost a race to a concurrent one and may simply be tried again:
-/// a unique key taken meanwhile, a serialisation failure, a busy SQLite file.
+/// a raced unique key taken meanwhile, a serialisation failure, a busy SQLite file.
 pub fn is_retryable(error: &DieselError) -> bool {
     match error {
-        DieselError::DatabaseError(
-            DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::SerializationFailure,
-            _,
-        ) => true,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => info
+            .constraint_name()
+            .is_some_and(|name| RACED_KEYS.contains(&name)),
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
         DieselError::DatabaseError(_, info) => info.message().contains("database is locked"),
         _ => false,
     }

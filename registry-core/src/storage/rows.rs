@@ -151,7 +151,6 @@ pub(crate) struct CertificateRow {
     pub scheme: String,
     pub cb_id: String,
     pub cb_reference: String,
-    pub fingerprint: String,
     pub main_kvk: String,
     pub replaces_id: Option<i64>,
     pub issued_at: NaiveDateTime,
