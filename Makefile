@@ -4,7 +4,7 @@
 CARGO ?= cargo
 BIN   := pso-registry
 
-.PHONY: run demo build test lint fmt openapi contract bench bench-smoke wrk ci clean
+.PHONY: run demo build test lint fmt openapi contract fuzz bench bench-smoke wrk ci clean
 
 # `make bench` measures 10k and 100k companies; BENCH_SCALE=1m adds 1M.
 comma := ,
@@ -39,6 +39,13 @@ openapi:
 ADR_RULESET ?= ../shared/tools/adr/ruleset.yaml
 contract:
 	ADR_RULESET=$(ADR_RULESET) tests/contract/run
+
+## Property-based fuzzing of what clients send (compact JWSs, claims, JSON bodies, query
+## strings, cursors, names) with fresh seeds for FUZZ_SECONDS in all (default 1800, one
+## core): no input may panic. `make test` runs the same targets for 2,000 cases each.
+FUZZ_SECONDS ?= 1800
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release --locked -p pso-registry-api --test fuzz -- --nocapture --test-threads=1
 
 ## The benchmark (release build): seeds each backend, loads every hot path next to the
 ## HTTP ceiling of this machine, and appends a table to BENCHMARKS.md.
