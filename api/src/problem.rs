@@ -279,8 +279,11 @@ pub struct ProblemBody {
     /// 100 of them).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 1000000)]
-    pub error_count: Option<usize>,
+    pub error_count: Option<u32>,
 }
+
+/// The most `errorCount` says (a body of at most 64 KiB holds far fewer faults).
+const MAX_ERROR_COUNT: u32 = 1_000_000;
 
 /// A field or parameter at fault.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -415,7 +418,9 @@ impl ResponseError for Problem {
                     message: clip(&e.message, MAX_FAULT_CHARS),
                 })
                 .collect(),
-            error_count: self.error_count,
+            error_count: self
+                .error_count
+                .map(|n| u32::try_from(n).map_or(MAX_ERROR_COUNT, |n| n.min(MAX_ERROR_COUNT))),
         };
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((

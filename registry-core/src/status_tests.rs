@@ -1,51 +1,19 @@
 //! The status rule as a specification: one row per boundary of API.md's "The
 //! status answer" and "Lifecycle", then properties that must hold for all inputs.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 
 use super::*;
 use crate::certificate::StandingChange;
 use crate::company::KvkNumber;
-use crate::period::{HandbookVersion, Period, PeriodDraft, Score};
-use crate::scheme::SchemeRules;
-use crate::time::{end_of_day, start_of_day};
+use crate::period::Period;
+use crate::time::end_of_day;
 
-fn date(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("test date")
-}
-
-/// An instant: a bare date is the start of that day in Amsterdam.
-fn at(s: &str) -> DateTime<Utc> {
-    if s.len() == 10 {
-        start_of_day(date(s))
-    } else {
-        DateTime::parse_from_rfc3339(s)
-            .expect("test instant")
-            .with_timezone(&Utc)
-    }
-}
+use crate::test_support::{at, date};
 
 fn period(level: Level, from: &str, until: &str) -> Period {
-    let mut rules = SchemeRules::pso();
-    rules.validity_months.insert(level, 1200);
-    Period::new(
-        PeriodDraft {
-            level,
-            pso30plus: level == Level::Trede3,
-            valid_from: date(from),
-            valid_until: Some(date(until)),
-            audit_date: date(from),
-            reference_year: 1900,
-            handbook_version: HandbookVersion::parse("2.1").expect("version"),
-            score: Score {
-                percent: None,
-                total_fte: None,
-            },
-        },
-        &rules,
-    )
-    .expect("valid test period")
+    crate::test_support::period(level, date(from), date(until))
 }
 
 /// A certificate built up in the test's own words.

@@ -233,6 +233,51 @@ impl Drop for TestDatabase {
     }
 }
 
+/// A date in a test's words, `YYYY-MM-DD`.
+pub fn date(s: &str) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("test date")
+}
+
+/// An instant in a test's words: a bare date is the start of that day in
+/// Amsterdam, anything else an RFC 3339 instant.
+pub fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    if s.len() == 10 {
+        crate::time::start_of_day(date(s))
+    } else {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .expect("test instant")
+            .with_timezone(&chrono::Utc)
+    }
+}
+
+/// A period at `level` from `from` to `until` (exclusive), under the PSO's
+/// rules but with any length allowed: the periods a rule's test table needs.
+pub fn period(
+    level: crate::level::Level,
+    from: chrono::NaiveDate,
+    until: chrono::NaiveDate,
+) -> crate::period::Period {
+    let mut rules = crate::scheme::SchemeRules::pso();
+    rules.validity_months.insert(level, 1200);
+    crate::period::Period::new(
+        crate::period::PeriodDraft {
+            level,
+            pso30plus: level == crate::level::Level::Trede3,
+            valid_from: from,
+            valid_until: Some(until),
+            audit_date: from,
+            reference_year: 1900,
+            handbook_version: crate::period::HandbookVersion::parse("2.1").expect("version"),
+            score: crate::period::Score {
+                percent: None,
+                total_fte: None,
+            },
+        },
+        &rules,
+    )
+    .expect("valid test period")
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

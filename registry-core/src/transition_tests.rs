@@ -12,45 +12,12 @@ use proptest::prelude::*;
 use super::*;
 use crate::certificate::StandingChange;
 use crate::level::Level;
-use crate::period::{HandbookVersion, PeriodDraft, Score};
-use crate::scheme::SchemeRules;
 use crate::time::start_of_day;
 
-fn date(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("test date")
-}
-
-/// An instant: a bare date is the start of that day in Amsterdam.
-fn at(s: &str) -> DateTime<Utc> {
-    if s.len() == 10 {
-        start_of_day(date(s))
-    } else {
-        DateTime::parse_from_rfc3339(s)
-            .expect("test instant")
-            .with_timezone(&Utc)
-    }
-}
+use crate::test_support::{at, date};
 
 fn period_of(level: Level, from: NaiveDate, until: NaiveDate) -> Period {
-    let mut rules = SchemeRules::pso();
-    rules.validity_months.insert(level, 1200);
-    Period::new(
-        PeriodDraft {
-            level,
-            pso30plus: false,
-            valid_from: from,
-            valid_until: Some(until),
-            audit_date: from,
-            reference_year: 1900,
-            handbook_version: HandbookVersion::parse("2.1").expect("version"),
-            score: Score {
-                percent: None,
-                total_fte: None,
-            },
-        },
-        &rules,
-    )
-    .expect("valid test period")
+    crate::test_support::period(level, from, until)
 }
 
 fn period(from: &str, until: &str) -> Period {

@@ -1,10 +1,10 @@
 //! The lifecycle and the status rule through a real database, on SQLite and on
 //! PostgreSQL: every command writes its change and its event, or nothing.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{Duration, Utc};
 mod common;
 
-use registry_core::test_support::TestDatabase;
+use registry_core::test_support::{TestDatabase, at, date};
 use registry_core::time::start_of_day;
 use registry_core::*;
 
@@ -126,20 +126,6 @@ fn rand_suffix() -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-fn date(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("test date")
-}
-
-fn at(s: &str) -> DateTime<Utc> {
-    if s.len() == 10 {
-        start_of_day(date(s))
-    } else {
-        DateTime::parse_from_rfc3339(s)
-            .expect("instant")
-            .with_timezone(&Utc)
-    }
 }
 
 fn name(s: &str) -> Name {

@@ -9,12 +9,15 @@ SCHEMATHESIS_HOOKS).
 2. Valid requests whose validity the document cannot state, made valid.
    A JSON Schema cannot say that `until` comes after `on`, that a cursor is one
    the server handed out, that a `jwksUri` answers with a key set, that an `x`
-   is a point on the curve, or that `effectiveAt` follows a certificate's last
-   event. For a positive (schema-valid) case only, these hooks bring such values
-   in line with the rule, the way a real client's values are: an interval that
-   runs forward, no cursor but a real one, the address of a key set served
-   beside the run, real public keys, no `effectiveAt` (now). Negative cases are
-   left as generated: the server must refuse them.
+   is a point on the curve, that `effectiveAt` follows a certificate's last
+   event, or that a name has a letter or digit and one script per word (the
+   `Name` schema's description). For a positive (schema-valid) case only, these
+   hooks bring such values in line with the rule, the way a real client's values
+   are: an interval that runs forward, no cursor but a real one, the address of
+   a key set served beside the run, real public keys, no `effectiveAt` (now), a
+   name of the Latin letters, digits and spaces generated (the names the rule
+   refuses beyond the pattern are property-tested in `api/src/schema.rs`).
+   Negative cases are left as generated: the server must refuse them.
 """
 
 import datetime
@@ -82,6 +85,13 @@ def _positive(case):
     return case.meta is not None and case.meta.generation.mode.is_positive
 
 
+def _latin_name(name):
+    """`name` as one script with a letter or digit: its ASCII letters, digits and
+    spaces, or a stand-in when none are left."""
+    kept = "".join(c for c in name if c.isascii() and (c.isalnum() or c == " ")).strip()
+    return kept if any(c.isalnum() for c in kept) else "Certificatie B.V."
+
+
 def _key_set():
     count = random.randint(1, len(_KEYS)) if _KEYS else 0
     return {"keys": random.sample(_KEYS, count)}
@@ -119,4 +129,6 @@ def map_case(context, case):
             body["jwks"] = _key_set()
         if operation == "revokeAnyCertificate":
             body.pop("effectiveAt", None)
+        if operation in ("accreditCertificationBody", "changeCertificationBody") and isinstance(body.get("name"), str):
+            body["name"] = _latin_name(body["name"])
     return case

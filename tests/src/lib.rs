@@ -178,6 +178,16 @@ impl TestApp {
             .expect("request")
     }
 
+    /// `GET path` with `If-None-Match: etag`.
+    pub async fn get_if_none_match(&self, path: &str, etag: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(self) {
         self.handle.stop(true).await;

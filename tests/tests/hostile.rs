@@ -34,11 +34,38 @@ async fn setup(app: &TestApp) -> TestCb {
 
 async fn accredit_with(app: &TestApp, id: &str, keys: Value) -> reqwest::Response {
     let mut body = json!({"id": id, "name": "Hostile CB"});
+    // `keys` may bring a name of its own.
     if let (Value::Object(b), Value::Object(k)) = (&mut body, keys) {
         b.extend(k);
     }
     app.admin(Method::POST, "/v1/admin/certification-bodies", &body)
         .await
+}
+
+/// Sends an issuance by `cb` that must be refused as invalid; the problem.
+async fn refused_issuance(app: &TestApp, cb: &TestCb, payload: Value) -> Value {
+    let jws = cb.request(app, "issue", None, payload);
+    expect_problem(
+        app.post_jws("/v1/certificates", &jws).await,
+        422,
+        "validation-failed",
+    )
+    .await
+}
+
+/// Accredits `id` with `keys`, which must be refused as invalid, and checks that
+/// nothing of it was kept; the problem.
+async fn refused_accreditation(app: &TestApp, id: &str, keys: Value) -> Value {
+    let seq = app.last_seq().await;
+    let body = expect_problem(accredit_with(app, id, keys).await, 422, "validation-failed").await;
+    assert_eq!(app.last_seq().await, seq, "no accreditation event");
+    expect_problem(
+        app.get(&format!("/v1/certification-bodies/{id}")).await,
+        404,
+        "not-found",
+    )
+    .await;
+    body
 }
 
 /// A compact JWS over exactly these header and claims texts, signed by `cb`.
@@ -51,7 +78,6 @@ fn raw_jws(cb: &TestCb, header: &str, claims: &str) -> String {
 }
 
 async fn keys_that_are_not_curve_points_are_refused_inline_and_from_a_uri(app: &TestApp) {
-    let seq = app.last_seq().await;
     // The identity point (y = 1) decompresses, but it is of small order: every
     // signature "verifies" against it for some messages.
     let mut identity = [0u8; 32];
@@ -64,35 +90,17 @@ async fn keys_that_are_not_curve_points_are_refused_inline_and_from_a_uri(app: &
         json!({"kty": "EC", "crv": "P-256", "x": b64(&[1; 31]), "y": b64(&[1; 32]), "kid": "short-x"}),
     ];
     for key in &bad_keys {
-        let body = expect_problem(
-            accredit_with(app, "bad", json!({"jwks": {"keys": [key]}})).await,
-            422,
-            "validation-failed",
-        )
-        .await;
+        let body = refused_accreditation(app, "bad", json!({"jwks": {"keys": [key]}})).await;
         assert!(
             body["errors"][0]["field"]
                 .as_str()
                 .is_some_and(|f| f.starts_with("jwks.keys[0]")),
             "{key}: {body}"
         );
-    }
-    for key in &bad_keys {
         let server = JwksServer::start(json!({"keys": [key]})).await;
-        expect_problem(
-            accredit_with(app, "bad", json!({"jwksUri": server.uri})).await,
-            422,
-            "validation-failed",
-        )
-        .await;
+        let body = refused_accreditation(app, "bad", json!({"jwksUri": server.uri})).await;
+        assert_eq!(body["errors"][0]["field"], "jwksUri", "{key}: {body}");
     }
-    assert_eq!(app.last_seq().await, seq, "nothing was accredited");
-    expect_problem(
-        app.get("/v1/certification-bodies/bad").await,
-        404,
-        "not-found",
-    )
-    .await;
 
     // A CB whose published set later holds such a key: the key is not taken, a
     // request naming it is refused (before: the handler panicked, no answer).
@@ -255,21 +263,8 @@ fn duplicate_kid_set() -> Value {
 
 async fn refused_admin_writes_write_nothing(app: &TestApp) {
     let server = JwksServer::start(duplicate_kid_set()).await;
-    let seq = app.last_seq().await;
-    let body = expect_problem(
-        accredit_with(app, "dup", json!({"jwksUri": server.uri})).await,
-        422,
-        "validation-failed",
-    )
-    .await;
+    let body = refused_accreditation(app, "dup", json!({"jwksUri": server.uri})).await;
     assert_eq!(body["errors"][0]["field"], "jwksUri", "{body}");
-    assert_eq!(app.last_seq().await, seq, "no accreditation event");
-    expect_problem(
-        app.get("/v1/certification-bodies/dup").await,
-        404,
-        "not-found",
-    )
-    .await;
     // Once the set is mended, the same request succeeds (before: 409, it existed).
     let good = TestCb::ed25519("dup");
     server.publish(good.jwks());
@@ -347,18 +342,7 @@ async fn unknown_kids_cause_one_fetch_per_interval_under_concurrency(app: &TestA
 async fn a_start_in_year_9999_is_refused_by_field_not_a_500(app: &TestApp) {
     let kiwa = setup(app).await;
     let seq = app.last_seq().await;
-    let jws = kiwa.request(
-        app,
-        "issue",
-        None,
-        certificate("K-1", KVK, "trede_1", "9999-06-01"),
-    );
-    let body = expect_problem(
-        app.post_jws("/v1/certificates", &jws).await,
-        422,
-        "validation-failed",
-    )
-    .await;
+    let body = refused_issuance(app, &kiwa, certificate("K-1", KVK, "trede_1", "9999-06-01")).await;
     assert_eq!(
         body["errors"][0]["field"], "certificate.validFrom",
         "{body}"
@@ -411,25 +395,13 @@ async fn the_status_now_answers_304_while_nothing_changed(app: &TestApp) {
     assert_eq!(first.status(), 200);
     let etag = first.headers()["etag"].to_str().expect("ascii").to_owned();
     for _ in 0..2 {
-        let again = app
-            .client
-            .get(app.url(&path))
-            .header("if-none-match", &etag)
-            .send()
-            .await
-            .expect("request");
+        let again = app.get_if_none_match(&path, &etag).await;
         assert_eq!(again.status(), 304, "the same answer, a moment later");
     }
     // A change to the answer is a new tag.
     app.issue(&kiwa, certificate("K-1", KVK, "trede_1", "2026-01-15"))
         .await;
-    let changed = app
-        .client
-        .get(app.url(&path))
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .expect("request");
+    let changed = app.get_if_none_match(&path, &etag).await;
     assert_eq!(changed.status(), 200);
     assert_ne!(changed.headers()["etag"].to_str().expect("ascii"), etag);
     // Another question is another tag.
@@ -455,19 +427,20 @@ async fn names_are_normalised_and_invisible_characters_refused(app: &TestApp) {
     for (i, name) in refused.iter().enumerate() {
         let mut payload = certificate(&format!("K-{i}"), KVK, "trede_1", "2026-01-15");
         payload["certificate"]["holder"]["name"] = json!(name);
-        let jws = kiwa.request(app, "issue", None, payload);
-        let body = expect_problem(
-            app.post_jws("/v1/certificates", &jws).await,
-            422,
-            "validation-failed",
-        )
-        .await;
+        let body = refused_issuance(app, &kiwa, payload).await;
         assert_eq!(
             body["errors"][0]["field"], "certificate.holder.name",
             "{name:?}: {body}"
         );
     }
     assert_eq!(app.last_seq().await, seq);
+    // A CB's name by the same rule, named as the field at fault.
+    let probe = TestCb::ed25519("probe");
+    for name in ["Kiwa \u{0410}lpha", "\u{200b}", "***"] {
+        let body =
+            refused_accreditation(app, "probe", json!({"name": name, "jwks": probe.jwks()})).await;
+        assert_eq!(body["errors"][0]["field"], "name", "{name:?}: {body}");
+    }
 
     // Decomposed accents are composed (NFC): one spelling, found by either.
     let mut payload = certificate("K-ok", KVK, "trede_1", "2026-01-15");

@@ -270,13 +270,7 @@ async fn etags_change_exactly_when_the_representation_does(app: &TestApp) {
         etag.as_str(),
         "same representation, same tag"
     );
-    let cached = app
-        .client
-        .get(app.url(&path))
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .expect("request");
+    let cached = app.get_if_none_match(&path, &etag).await;
     assert_eq!(cached.status(), 304);
     assert!(cached.text().await.expect("body").is_empty());
 
@@ -290,13 +284,7 @@ async fn etags_change_exactly_when_the_representation_does(app: &TestApp) {
         status_tag.as_str(),
         "checkedAt alone does not change the tag"
     );
-    let revalidated = app
-        .client
-        .get(app.url(&status_path))
-        .header("if-none-match", &status_tag)
-        .send()
-        .await
-        .expect("request");
+    let revalidated = app.get_if_none_match(&status_path, &status_tag).await;
     assert_eq!(revalidated.status(), 304);
 
     let revoke = kiwa.request(
@@ -311,26 +299,14 @@ async fn etags_change_exactly_when_the_representation_does(app: &TestApp) {
             .status(),
         200
     );
-    let changed = app
-        .client
-        .get(app.url(&path))
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .expect("request");
+    let changed = app.get_if_none_match(&path, &etag).await;
     assert_eq!(
         changed.status(),
         200,
         "a write changes the representation and its tag"
     );
     assert_ne!(changed.headers()["etag"], etag.as_str());
-    let status_changed = app
-        .client
-        .get(app.url(&status_path))
-        .header("if-none-match", &status_tag)
-        .send()
-        .await
-        .expect("request");
+    let status_changed = app.get_if_none_match(&status_path, &status_tag).await;
     assert_eq!(status_changed.status(), 200);
     assert_eq!(json(status_changed).await["status"], "revoked");
 }

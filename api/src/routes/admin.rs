@@ -84,8 +84,10 @@ pub enum AccreditRequest {
 pub struct AccreditWithKeys {
     #[schema(value_type = CbIdSchema)]
     pub id: CbId,
+    // Read as a `Name` by the handler (`cb_name`): a fault in it is named,
+    // which serde cannot do inside an untagged form.
     #[schema(value_type = NameSchema)]
-    pub name: Name,
+    pub name: String,
     /// Each key public, Ed25519 or P-256, with its own `kid`.
     pub jwks: JwkSet,
 }
@@ -97,7 +99,7 @@ pub struct AccreditWithKeysAt {
     #[schema(value_type = CbIdSchema)]
     pub id: CbId,
     #[schema(value_type = NameSchema)]
-    pub name: Name,
+    pub name: String,
     /// Fetched at once: a set that cannot be fetched is refused.
     #[schema(value_type = JwksUriSchema)]
     pub jwks_uri: String,
@@ -122,7 +124,7 @@ macro_rules! patch {
         #[serde(rename_all = "camelCase", deny_unknown_fields)]
         pub struct $name {
             #[schema(value_type = Option<NameSchema>)]
-            pub name: Option<Name>,
+            pub name: Option<String>,
             #[schema(value_type = Option<AccreditationSchema>)]
             pub accreditation: Option<Accreditation>,
             $($members)*
@@ -151,6 +153,12 @@ patch! {
 }
 
 crate::contract::body_contract!(AccreditRequest, CertificationBodyPatch);
+
+/// A CB's name as sent, read as a [`Name`] (NFC, no invisible characters, a
+/// letter or digit, one script per word), a fault named `name`.
+fn cb_name(raw: &str) -> Result<Name, Problem> {
+    Name::parse(raw).map_err(|e| Problem::validation(vec![FieldError::new("name", e.0)]))
+}
 
 /// Where a CB's keys come from, as asked; a `jwksUri` is fetched now, so that a
 /// wrong address is found at once.
@@ -203,6 +211,7 @@ pub async fn accredit(
         AccreditRequest::WithKeys(b) => (b.id, b.name, Keys::Inline(b.jwks)),
         AccreditRequest::WithKeysAt(b) => (b.id, b.name, Keys::At(b.jwks_uri)),
     };
+    let name = cb_name(&name)?;
     let keys = key_source(&state, &id, keys).await?;
     let registry = state.registry.clone();
     let command = Accredit {
@@ -246,6 +255,7 @@ pub async fn change(
         CertificationBodyPatch::KeysAt(b) => (b.name, b.accreditation, Some(Keys::At(b.jwks_uri))),
         CertificationBodyPatch::Other(b) => (b.name, b.accreditation, None),
     };
+    let name = name.as_deref().map(cb_name).transpose()?;
     let keys = match keys {
         Some(keys) => Some(key_source(&state, &id, keys).await?),
         None => None,
