@@ -259,6 +259,9 @@ pub fn verifying_key(jwk: &str) -> Result<VerifyingKey, String> {
     let value: serde_json::Value =
         serde_json::from_str(jwk).map_err(|e| format!("is not JSON: {e}"))?;
     let algorithm = algorithm_of(&value)?;
+    // A key stored before its material was checked is checked here too: it
+    // never reaches jsonwebtoken.
+    check_key_material(&Jwk::from_value(&value)?)?;
     let parsed: JoseJwk =
         serde_json::from_value(value).map_err(|e| format!("is not a JWK: {e}"))?;
     let key = DecodingKey::from_jwk(&parsed).map_err(|e| format!("is not a usable key: {e}"))?;
@@ -656,6 +659,15 @@ mod tests {
         assert!(p256(x, off).is_err());
         assert!(p256(&hex(&"01".repeat(32)), &hex(&"01".repeat(32))).is_err());
         assert!(p256(&hex(&"01".repeat(31)), y).is_err());
+        // A key stored before the check never reaches jsonwebtoken (whose
+        // Ed25519 verification panicked on a 3-byte x).
+        assert!(verifying_key(r#"{"kty":"OKP","crv":"Ed25519","x":"AQID","kid":"k"}"#).is_err());
+        assert!(
+            verifying_key(&format!(
+                r#"{{"kty":"OKP","crv":"Ed25519","x":"{ED}","kid":"k"}}"#
+            ))
+            .is_ok()
+        );
     }
 
     #[test]

@@ -237,7 +237,6 @@ pub async fn verify(
         claims: unverified,
         cb,
     } = parse(&jws)?;
-    let (signing_input, signature) = (signing_input.to_owned(), signature.to_owned());
     let registry = state.registry.clone();
     let id = cb.clone();
     let body = match blocking(move || registry.certification_body(&id)).await {
@@ -261,7 +260,7 @@ pub async fn verify(
         ));
     }
     let valid =
-        jsonwebtoken::crypto::verify(&signature, signing_input.as_bytes(), &key.key, algorithm)
+        jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &key.key, algorithm)
             .unwrap_or(false);
     if !valid {
         return Err(problem(
