@@ -22,6 +22,7 @@ on_both_backends!(
     refusals_and_lists_are_bounded,
     duplicate_members_in_a_signed_request_are_refused,
     key_set_errors_do_not_tell_a_closed_port_from_an_open_one,
+    the_attack_classes_that_held_still_hold,
 );
 
 const KVK: &str = "12345678";
@@ -712,4 +713,153 @@ async fn a_panic_in_a_handler_is_a_500_problem_and_the_server_goes_on() {
     }
     assert_eq!(app.get("/healthz").await.status(), 200);
     app.stop().await;
+}
+
+/// What the hostile client tried that held before the fixes, kept: headers
+/// that name other keys are ignored (nothing is fetched), `crit` and other
+/// algorithms are refused, a nested JWS is not claims, key-set addresses are
+/// https or loopback http and are not followed elsewhere, and a chunked body
+/// is cut at the limit.
+async fn the_attack_classes_that_held_still_hold(app: &TestApp) {
+    let kiwa = setup(app).await;
+    let seq = app.last_seq().await;
+    let attacker = TestCb::ed25519("kiwa");
+    let lure = JwksServer::start(attacker.jwks()).await;
+    let claims = kiwa.claims(
+        app,
+        "issue",
+        None,
+        certificate("K-1", KVK, "trede_1", "2026-01-15"),
+    );
+    let text = claims.to_string();
+    let signed_by_attacker = |header: Value| {
+        let mut header = header;
+        header["alg"] = json!("EdDSA");
+        header["kid"] = json!(attacker.kid);
+        raw_jws(&attacker, &header.to_string(), &text)
+    };
+    let cases = [
+        (
+            signed_by_attacker(json!({"jku": lure.uri})),
+            401,
+            "unknown-key",
+        ),
+        (
+            signed_by_attacker(json!({"x5u": lure.uri})),
+            401,
+            "unknown-key",
+        ),
+        (
+            signed_by_attacker(json!({"jwk": attacker.jwk})),
+            401,
+            "unknown-key",
+        ),
+        (
+            raw_jws(
+                &kiwa,
+                &json!({"alg": "EdDSA", "kid": kiwa.kid, "crit": ["b64"], "b64": false})
+                    .to_string(),
+                &text,
+            ),
+            401,
+            "invalid-token",
+        ),
+        (
+            raw_jws(
+                &kiwa,
+                &json!({"alg": "RS256", "kid": kiwa.kid}).to_string(),
+                &text,
+            ),
+            401,
+            "unsupported-algorithm",
+        ),
+        (
+            raw_jws(
+                &kiwa,
+                &json!({"alg": "ES384", "kid": kiwa.kid}).to_string(),
+                &text,
+            ),
+            401,
+            "unsupported-algorithm",
+        ),
+        (
+            // A JWS whose payload is another JWS (a JSON string), not claims.
+            raw_jws(
+                &kiwa,
+                &json!({"alg": "EdDSA", "kid": kiwa.kid}).to_string(),
+                &json!(kiwa.sign(&claims)).to_string(),
+            ),
+            401,
+            "invalid-token",
+        ),
+    ];
+    for (jws, status, slug) in cases {
+        expect_problem(app.post_jws("/v1/certificates", &jws).await, status, slug).await;
+    }
+    assert_eq!(lure.hits(), 0, "a header never makes the register fetch");
+
+    // Key-set addresses: https, or http to loopback only; a redirect is not followed.
+    let redirect = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let uri = format!(
+            "http://{}/jwks.json",
+            listener.local_addr().expect("address")
+        );
+        let target = lure.uri.clone();
+        let task = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let answer = format!(
+                    "HTTP/1.1 302 Found\r\nlocation: {target}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        (uri, task)
+    };
+    for uri in [
+        "file:///etc/passwd",
+        "gopher://127.0.0.1:70/",
+        "data:application/json,{\"keys\":[]}",
+        "http://cb.example/jwks.json",
+        "ftp://127.0.0.1/jwks.json",
+        redirect.0.as_str(),
+    ] {
+        let body = refused_accreditation(app, "probe", json!({"jwksUri": uri})).await;
+        assert_eq!(body["errors"][0]["field"], "jwksUri", "{uri}: {body}");
+    }
+    redirect.1.abort();
+    assert_eq!(lure.hits(), 0, "the redirect was not followed");
+
+    // A chunked body past the limit is cut there (sent by hand: 80 chunks of 1 KiB).
+    let answer = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut socket = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+            .await
+            .expect("connect");
+        let head = "POST /v1/certificates HTTP/1.1\r\nhost: register\r\ncontent-type: application/jose\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+        socket.write_all(head.as_bytes()).await.expect("head");
+        let chunk = format!("400\r\n{}\r\n", "a".repeat(1024));
+        for _ in 0..80 {
+            // The register may answer and close before the last chunk.
+            if socket.write_all(chunk.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+        let _ = socket.write_all(b"0\r\n\r\n").await;
+        let mut answer = Vec::new();
+        let _ = socket.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.contains("application/problem+json")
+            && answer.contains("/problems/payload-too-large"),
+        "{answer}"
+    );
+    assert_eq!(app.last_seq().await, seq);
 }
