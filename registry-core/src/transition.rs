@@ -20,6 +20,8 @@
 //!   out, at the first instant from now on that it may.
 //! - Only a certification body issues, renews, suspends and reinstates, each on
 //!   its own certificates; the scheme owner may revoke any.
+//! - A history stays small: at most [`MAX_PERIODS`] periods and
+//!   [`MAX_STANDING_CHANGES`] standing changes.
 
 use chrono::{DateTime, Utc};
 
