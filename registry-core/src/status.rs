@@ -18,28 +18,114 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::certificate::{CertificateHistory, CertificateNumber, CertificateStatus, Standing};
+use crate::certificate::{
+    CertificateHistory, CertificateNumber, CertificateStatus, Standing, StandingChange,
+};
 use crate::certification_body::CbId;
 use crate::level::Level;
 use crate::period::Period;
 
-/// A certificate's standing at one instant, and the period in effect then.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CertificateState<'a> {
-    pub status: CertificateStatus,
-    /// The period that governs the instant: the latest one started by then.
-    pub period: Option<&'a Period>,
+/// What the status rule reads of a validity period. The register's stored
+/// [`Period`] and the read model's compact periods both provide it, so that
+/// one rule decides for both.
+pub trait PeriodFacts {
+    fn level(&self) -> Level;
+    fn pso30plus(&self) -> bool;
+    /// The end of the period (exclusive), as a date.
+    fn valid_until(&self) -> NaiveDate;
+    /// The first instant the period is valid.
+    fn starts_at(&self) -> DateTime<Utc>;
+    /// The first instant the period is no longer valid.
+    fn ends_at(&self) -> DateTime<Utc>;
 }
 
+impl PeriodFacts for Period {
+    fn level(&self) -> Level {
+        Period::level(self)
+    }
+    fn pso30plus(&self) -> bool {
+        Period::pso30plus(self)
+    }
+    fn valid_until(&self) -> NaiveDate {
+        Period::valid_until(self)
+    }
+    fn starts_at(&self) -> DateTime<Utc> {
+        Period::starts_at(self)
+    }
+    fn ends_at(&self) -> DateTime<Utc> {
+        Period::ends_at(self)
+    }
+}
+
+/// What the status rule reads of a certificate: its periods, in the order they
+/// were appended, and its standing changes, in the order they take effect.
+pub trait HistoryFacts {
+    type Period: PeriodFacts;
+    fn periods(&self) -> &[Self::Period];
+    fn standing_changes(&self) -> &[StandingChange];
+    /// The certificate's number (asked only of the one that speaks).
+    fn number(&self) -> CertificateNumber;
+    /// The certificate's CB (asked only of the one that speaks).
+    fn certification_body(&self) -> CbId;
+}
+
+impl HistoryFacts for CertificateHistory {
+    type Period = Period;
+    fn periods(&self) -> &[Period] {
+        &self.periods
+    }
+    fn standing_changes(&self) -> &[StandingChange] {
+        &self.standing_changes
+    }
+    fn number(&self) -> CertificateNumber {
+        self.number.clone()
+    }
+    fn certification_body(&self) -> CbId {
+        self.certification_body.clone()
+    }
+}
+
+impl<T: HistoryFacts + ?Sized> HistoryFacts for &T {
+    type Period = T::Period;
+    fn periods(&self) -> &[T::Period] {
+        (**self).periods()
+    }
+    fn standing_changes(&self) -> &[StandingChange] {
+        (**self).standing_changes()
+    }
+    fn number(&self) -> CertificateNumber {
+        (**self).number()
+    }
+    fn certification_body(&self) -> CbId {
+        (**self).certification_body()
+    }
+}
+
+/// A certificate's standing at one instant, and the period in effect then.
+#[derive(Debug, PartialEq)]
+pub struct CertificateState<'a, P = Period> {
+    pub status: CertificateStatus,
+    /// The period that governs the instant: the latest one started by then.
+    pub period: Option<&'a P>,
+}
+
+impl<P> Clone for CertificateState<'_, P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P> Copy for CertificateState<'_, P> {}
+
 /// A certificate's standing at instant `t`.
-pub fn certificate_state_at(
-    history: &CertificateHistory,
+pub fn certificate_state_at<H: HistoryFacts>(
+    history: &H,
     t: DateTime<Utc>,
-) -> CertificateState<'_> {
-    let period = history.periods.iter().rev().find(|p| p.starts_at() <= t);
+) -> CertificateState<'_, H::Period> {
+    let period = history.periods().iter().rev().find(|p| p.starts_at() <= t);
     let mut suspended = false;
     for change in history
-        .standing_changes
+        .standing_changes()
         .iter()
         .filter(|c| c.effective_at <= t)
     {
@@ -153,40 +239,61 @@ pub struct StatusAnswer {
 /// Which certificate speaks for a company at an instant: an active one (highest
 /// level, then PSO 30+, then the longest validity); else the most recently started
 /// one; else the one that starts first.
-fn standing_at(
-    certificates: &[CertificateHistory],
+fn standing_at<H: HistoryFacts>(
+    certificates: &[H],
     t: DateTime<Utc>,
-) -> Option<(&CertificateHistory, CertificateState<'_>)> {
-    let states: Vec<_> = certificates
-        .iter()
+) -> Option<(&H, CertificateState<'_, H::Period>)> {
+    let mut active: Option<(&H, CertificateState<'_, H::Period>)> = None;
+    let mut started: Option<(&H, DateTime<Utc>)> = None;
+    let mut first: Option<(&H, DateTime<Utc>)> = None;
+    let mut any: Option<&H> = None;
+    for c in certificates {
+        let state = certificate_state_at(c, t);
+        any = any.or(Some(c));
+        if state.status == CertificateStatus::Active {
+            let key = |s: &CertificateState<'_, H::Period>| {
+                s.period
+                    .map(|p| (p.level(), p.pso30plus(), p.valid_until()))
+            };
+            // The last of equals wins, as `max_by_key` has it.
+            if active
+                .as_ref()
+                .is_none_or(|(_, best)| key(&state) >= key(best))
+            {
+                active = Some((c, state));
+            }
+            continue;
+        }
+        let Some(start) = c.periods().first().map(PeriodFacts::starts_at) else {
+            continue;
+        };
+        if start <= t {
+            if started.as_ref().is_none_or(|(_, s)| start >= *s) {
+                started = Some((c, start));
+            }
+        } else if first.as_ref().is_none_or(|(_, s)| start < *s) {
+            first = Some((c, start));
+        }
+    }
+    if active.is_some() {
+        return active;
+    }
+    // Else the most recently started; else, none started, the one that starts
+    // first (one without periods sorts first, as `min_by_key` over `Option` has it).
+    let without_periods = || certificates.iter().find(|c| c.periods().is_empty());
+    started
+        .map(|(c, _)| c)
+        .or_else(without_periods)
+        .or(first.map(|(c, _)| c))
+        .or(any)
         .map(|c| (c, certificate_state_at(c, t)))
-        .collect();
-    let active = states
-        .iter()
-        .filter(|(_, s)| s.status == CertificateStatus::Active)
-        .max_by_key(|(_, s)| {
-            s.period
-                .map(|p| (p.level(), p.pso30plus(), p.valid_until()))
-        });
-    if let Some(found) = active {
-        return Some(*found);
-    }
-    let first_start = |c: &CertificateHistory| c.periods.first().map(Period::starts_at);
-    let started = states
-        .iter()
-        .filter(|(c, _)| first_start(c).is_some_and(|s| s <= t))
-        .max_by_key(|(c, _)| first_start(c));
-    if let Some(found) = started {
-        return Some(*found);
-    }
-    states.into_iter().min_by_key(|(c, _)| first_start(c))
 }
 
-/// The company's standing at `t` in the API's terms, with the level when active.
-fn company_status_at(
-    certificates: &[CertificateHistory],
+/// The company's standing at `t` in the API's terms, with the period when active.
+fn company_status_at<H: HistoryFacts>(
+    certificates: &[H],
     t: DateTime<Utc>,
-) -> (CompanyStatus, Option<&Period>) {
+) -> (CompanyStatus, Option<&H::Period>) {
     match standing_at(certificates, t) {
         None => (CompanyStatus::NotCertified, None),
         Some((_, state)) => {
@@ -213,16 +320,19 @@ fn company_status_at(
 
 /// Every instant after `on` and inside the interval at which some certificate's
 /// standing may change; between two of them (and after the last) nothing changes.
-pub fn change_points(
-    certificates: &[CertificateHistory],
+pub fn change_points<H: HistoryFacts>(
+    certificates: &[H],
     on: DateTime<Utc>,
     end: IntervalEnd,
 ) -> Vec<DateTime<Utc>> {
     let mut points: Vec<DateTime<Utc>> = certificates
         .iter()
         .flat_map(|c| {
-            let periods = c.periods.iter().flat_map(|p| [p.starts_at(), p.ends_at()]);
-            let changes = c.standing_changes.iter().map(|s| s.effective_at);
+            let periods = c
+                .periods()
+                .iter()
+                .flat_map(|p| [p.starts_at(), p.ends_at()]);
+            let changes = c.standing_changes().iter().map(|s| s.effective_at);
             periods.chain(changes).collect::<Vec<_>>()
         })
         .filter(|t| *t > on && end.contains(*t))
@@ -232,13 +342,29 @@ pub fn change_points(
     points
 }
 
-/// The status rule: the answer to `query` for a company covered by `certificates`
-/// (every certificate that names its KvK number, as main applicant or subsidiary).
-pub fn company_status(certificates: &[CertificateHistory], query: &StatusQuery) -> StatusAnswer {
+/// The status rule's answer before it is written out: as [`StatusAnswer`], with
+/// the certificate that speaks by reference.
+#[derive(Debug)]
+pub struct Verdict<'a, H> {
+    pub certified: bool,
+    pub status: CompanyStatus,
+    pub level: Option<Level>,
+    pub pso30plus: bool,
+    /// The certificate that decided the standing on `on`.
+    pub speaker: Option<&'a H>,
+    /// The end (exclusive) of that certificate's period in effect on `on`.
+    pub valid_until: Option<NaiveDate>,
+}
+
+/// The status rule: the answer to `query` for a company covered by
+/// `certificates` (every certificate that names its KvK number, as main
+/// applicant or subsidiary).
+pub fn verdict<'a, H: HistoryFacts>(certificates: &'a [H], query: &StatusQuery) -> Verdict<'a, H> {
     let (status, on_period) = company_status_at(certificates, query.on);
     let speaker = standing_at(certificates, query.on);
-    let meets =
-        |p: Option<&Period>| p.is_some_and(|p| query.level_min.is_none_or(|min| p.level() >= min));
+    let meets = |p: Option<&H::Period>| {
+        p.is_some_and(|p| query.level_min.is_none_or(|min| p.level() >= min))
+    };
 
     let mut certified = meets(on_period);
     let mut lowest = on_period;
@@ -261,14 +387,29 @@ pub fn company_status(certificates: &[CertificateHistory], query: &StatusQuery) 
         (_, _, Some(p)) => (Some(p.level()), p.pso30plus()),
         _ => (None, false),
     };
-    StatusAnswer {
+    Verdict {
         certified,
         status,
         level,
         pso30plus,
-        certificate_number: speaker.map(|(c, _)| c.number.clone()),
-        certification_body: speaker.map(|(c, _)| c.certification_body.clone()),
-        valid_until: speaker.and_then(|(_, s)| s.period).map(Period::valid_until),
+        speaker: speaker.map(|(c, _)| c),
+        valid_until: speaker
+            .and_then(|(_, s)| s.period)
+            .map(PeriodFacts::valid_until),
+    }
+}
+
+/// The status rule's answer, written out (see [`verdict`]).
+pub fn company_status<H: HistoryFacts>(certificates: &[H], query: &StatusQuery) -> StatusAnswer {
+    let v = verdict(certificates, query);
+    StatusAnswer {
+        certified: v.certified,
+        status: v.status,
+        level: v.level,
+        pso30plus: v.pso30plus,
+        certificate_number: v.speaker.map(HistoryFacts::number),
+        certification_body: v.speaker.map(HistoryFacts::certification_body),
+        valid_until: v.valid_until,
     }
 }
 

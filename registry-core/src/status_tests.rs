@@ -320,4 +320,29 @@ proptest! {
         prop_assert_eq!(instant.certificate_number, interval.certificate_number);
         prop_assert!(!interval.certified || instant.certified);
     }
+
+    /// The speaker found in one pass is the one the rule's words name: an
+    /// active certificate (highest level, then PSO 30+, then the longest
+    /// validity; the last of equals), else the most recently started one (the
+    /// last of equals), else the one that starts first (the first of equals).
+    #[test]
+    fn the_speaker_is_the_one_the_words_name(certificates in arb_certificates(), h in 0i64..(70 * 24)) {
+        let t = hour(h);
+        let states: Vec<_> = certificates.iter().map(|c| (c, certificate_state_at(c, t))).collect();
+        let first_start = |c: &CertificateHistory| c.periods.first().map(crate::period::Period::starts_at);
+        let by_words = states
+            .iter()
+            .filter(|(_, s)| s.status == CertificateStatus::Active)
+            .max_by_key(|(_, s)| s.period.map(|p| (p.level(), p.pso30plus(), p.valid_until())))
+            .or_else(|| {
+                states
+                    .iter()
+                    .filter(|(c, _)| first_start(c).is_some_and(|s| s <= t))
+                    .max_by_key(|(c, _)| first_start(c))
+            })
+            .or_else(|| states.iter().min_by_key(|(c, _)| first_start(c)))
+            .map(|(c, _)| c.number.clone());
+        let answer = company_status(&certificates, &StatusQuery { on: t, until: None, level_min: None });
+        prop_assert_eq!(answer.certificate_number, by_words);
+    }
 }
