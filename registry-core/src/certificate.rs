@@ -106,6 +106,11 @@ impl CbReference {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A reference the register accepted before (kept by the read model as text).
+    pub(crate) fn accepted(s: &str) -> Self {
+        Self(s.to_owned())
+    }
 }
 
 impl TryFrom<String> for CbReference {

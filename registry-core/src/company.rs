@@ -31,6 +31,19 @@ impl KvkNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The number as an integer (eight digits fit in 32 bits), for compact
+    /// keys.
+    pub(crate) fn value(&self) -> u32 {
+        self.0
+            .bytes()
+            .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'))
+    }
+
+    /// The number [`KvkNumber::value`] gave (below 10^8).
+    pub(crate) fn from_value(n: u32) -> Self {
+        Self(format!("{n:08}"))
+    }
 }
 
 impl TryFrom<String> for KvkNumber {
@@ -264,6 +277,11 @@ impl Name {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A name the register accepted before (kept by the read model as text).
+    pub(crate) fn accepted(s: &str) -> Self {
+        Self(s.to_owned())
     }
 }
 

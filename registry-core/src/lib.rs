@@ -9,6 +9,7 @@ pub mod company;
 pub mod error;
 pub mod event;
 pub mod level;
+pub mod model;
 pub mod period;
 pub mod registry;
 pub mod scheme;
@@ -32,6 +33,7 @@ pub use company::{Holder, KvkNumber, Name, Province, SbiCode, Subsidiary};
 pub use error::CoreError;
 pub use event::{Actor, Event, EventKind, Provenance, RequestId, SignedRequest};
 pub use level::Level;
+pub use model::{AsOf, Follow, ReadModel};
 pub use period::{HandbookVersion, Period, PeriodDraft, Score};
 pub use registry::{
     Accredit, Batch, Certificate, CertificationBodyChange, ChangeStanding, CompanyHit, Covered,

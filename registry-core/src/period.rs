@@ -9,7 +9,7 @@ use crate::time::start_of_day;
 use crate::validation::{FieldError, InvalidValue};
 
 /// The handbook version a CB audited against, e.g. `2.1`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String")]
 pub struct HandbookVersion(String);
 

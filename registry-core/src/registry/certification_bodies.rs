@@ -212,7 +212,7 @@ impl Registry {
                 conn,
                 NewEvent {
                     kind: EventKind::CertificationBodyAccredited,
-                    certificate_id: None,
+                    certificate: None,
                     cb: Some(&command.id),
                     effective_at: now,
                     recorded_at: now,
@@ -270,7 +270,7 @@ impl Registry {
                 conn,
                 NewEvent {
                     kind: EventKind::CertificationBodyChanged,
-                    certificate_id: None,
+                    certificate: None,
                     cb: Some(id),
                     effective_at: now,
                     recorded_at: now,
@@ -303,7 +303,7 @@ impl Registry {
                 conn,
                 NewEvent {
                     kind: EventKind::CertificationBodyKeysChanged,
-                    certificate_id: None,
+                    certificate: None,
                     cb: Some(id),
                     effective_at: now,
                     recorded_at: now,

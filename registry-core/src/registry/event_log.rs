@@ -19,7 +19,8 @@ use crate::storage::schema::{certificates, certification_bodies, events, replay_
 #[derive(Debug)]
 pub(crate) struct NewEvent<'a, D: Serialize> {
     pub kind: EventKind,
-    pub certificate_id: Option<i64>,
+    /// The certificate it concerns: its row id and number.
+    pub certificate: Option<(i64, &'a CertificateNumber)>,
     pub cb: Option<&'a CbId>,
     pub effective_at: DateTime<Utc>,
     pub recorded_at: DateTime<Utc>,
@@ -27,6 +28,38 @@ pub(crate) struct NewEvent<'a, D: Serialize> {
     pub detail: &'a D,
     /// Who asked; a signed request among it is kept verbatim as evidence.
     pub provenance: Option<&'a Provenance>,
+}
+
+/// An event as the log holds it, as far as the read model applies it: read
+/// back from the database, or kept from the transaction that appended it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LoggedEvent {
+    pub seq: i64,
+    pub kind: EventKind,
+    /// The certificate's row id and number.
+    pub certificate: Option<(i64, CertificateNumber)>,
+    pub certification_body: Option<CbId>,
+    pub effective_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    /// The stored detail (JSON; see [`super::details`]).
+    pub detail: String,
+}
+
+thread_local! {
+    /// The events appended by the transaction running on this thread, in
+    /// order: what a committed write hands to the read model (see
+    /// [`Registry::write`]).
+    static APPENDED: std::cell::RefCell<Vec<LoggedEvent>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The `seq`s of the events appended on this thread since the last take.
+pub(crate) fn appended_seqs() -> Vec<i64> {
+    APPENDED.with(|a| a.borrow().iter().map(|e| e.seq).collect())
+}
+
+/// Takes the events appended on this thread since the last call.
+pub(crate) fn take_appended() -> Vec<LoggedEvent> {
+    APPENDED.with(|a| std::mem::take(&mut *a.borrow_mut()))
 }
 
 /// Appends one event and returns its `seq`. Call it last in a transaction: on
@@ -38,7 +71,7 @@ pub(crate) fn append<D: Serialize>(
 ) -> Result<i64, CoreError> {
     let NewEvent {
         kind,
-        certificate_id,
+        certificate,
         cb,
         effective_at,
         recorded_at,
@@ -49,15 +82,27 @@ pub(crate) fn append<D: Serialize>(
     let evidence = provenance
         .and_then(|p| p.request.as_ref())
         .map(|r| r.compact_jws.as_str());
-    Ok(conn.append_event(&NewEventRow {
-        certificate_id,
+    let seq = conn.append_event(&NewEventRow {
+        certificate_id: certificate.map(|(id, _)| id),
         cb_id: cb.map(CbId::as_str),
         kind: kind.as_str(),
         effective_at: to_db(effective_at),
         recorded_at: to_db(recorded_at),
         detail: &detail,
         evidence,
-    })?)
+    })?;
+    APPENDED.with(|a| {
+        a.borrow_mut().push(LoggedEvent {
+            seq,
+            kind,
+            certificate: certificate.map(|(id, n)| (id, n.clone())),
+            certification_body: cb.cloned(),
+            effective_at,
+            recorded_at,
+            detail,
+        })
+    });
+    Ok(seq)
 }
 
 /// Claims a request id for this CB until it can no longer be replayed; a

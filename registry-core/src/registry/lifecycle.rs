@@ -10,6 +10,10 @@ use sha2::{Digest, Sha256};
 
 use super::Registry;
 use super::certification_bodies::ensure_active;
+use super::details::{
+    ExpiredDetail, HolderRecord, IssuedDetail, RenewedDetail, StandingDetail, SubsidiaryRecord,
+    SupersededDetail,
+};
 use super::event_log::{self, claim_request_id};
 use super::queries::{Certificate, Covered, certificate_by_number, histories};
 use crate::certificate::{CbReference, CertificateHistory, CertificateNumber, Standing};
@@ -79,23 +83,6 @@ impl ChangeStanding {
     /// White_Space, what trimming removes), spelt out by code point.
     pub const REASON_PATTERN: &'static str =
         "[^\\x09-\\x0d\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
-}
-
-/// The event detail of an issuance or renewal.
-#[derive(Debug, Serialize)]
-struct PeriodDetail<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cb_reference: Option<&'a CbReference>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    main_applicant: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    replaces: Option<&'a CertificateNumber>,
-    period: &'a Period,
-}
-
-#[derive(Debug, Serialize)]
-struct StandingDetail<'a> {
-    reason: Option<&'a str>,
 }
 
 /// Checks the CB's accreditation and claims the request's id (a second use of
@@ -498,26 +485,36 @@ impl Registry {
                 conn,
                 event_log::NewEvent {
                     kind: EventKind::Superseded,
-                    certificate_id: Some(old_id),
+                    certificate: Some((old_id, old.number())),
                     cb: Some(&old.history.certification_body),
                     effective_at: change.effective_at,
                     recorded_at: now,
-                    detail: &serde_json::json!({ "superseded_by": n }),
+                    detail: &SupersededDetail {
+                        superseded_by: n.clone(),
+                    },
                     provenance: Some(by),
                 },
             )?;
         }
-        let detail = PeriodDetail {
-            cb_reference: Some(&command.cb_reference),
-            main_applicant: Some(kvk),
-            replaces: command.replaces.as_ref(),
-            period: &period,
+        let detail = IssuedDetail {
+            cb_reference: command.cb_reference.clone(),
+            main_applicant: command.holder.kvk_number.clone(),
+            replaces: command.replaces.clone(),
+            period: period.clone(),
+            holder: Some(HolderRecord::from(&command.holder)),
+            subsidiaries: Some(
+                command
+                    .subsidiaries
+                    .iter()
+                    .map(SubsidiaryRecord::from)
+                    .collect(),
+            ),
         };
         event_log::append(
             conn,
             event_log::NewEvent {
                 kind: EventKind::Issued,
-                certificate_id: Some(id),
+                certificate: Some((id, &n)),
                 cb: Some(&cb),
                 effective_at: starts,
                 recorded_at: now,
@@ -577,17 +574,14 @@ impl Registry {
             .execute(conn)?;
         certificate.history.periods.push(period.clone());
         write_history(conn, row.id, &certificate.history)?;
-        let detail = PeriodDetail {
-            cb_reference: None,
-            main_applicant: None,
-            replaces: None,
-            period: &period,
+        let detail = RenewedDetail {
+            period: period.clone(),
         };
         event_log::append(
             conn,
             event_log::NewEvent {
                 kind: EventKind::Renewed,
-                certificate_id: Some(row.id),
+                certificate: Some((row.id, &command.number)),
                 cb: Some(&cb),
                 effective_at: period.starts_at(),
                 recorded_at: now,
@@ -641,12 +635,12 @@ impl Registry {
             conn,
             event_log::NewEvent {
                 kind,
-                certificate_id: Some(row.id),
+                certificate: Some((row.id, &command.number)),
                 cb: Some(&cb),
                 effective_at: change.effective_at,
                 recorded_at: now,
                 detail: &StandingDetail {
-                    reason: asked.reason(),
+                    reason: asked.reason().map(str::to_owned),
                 },
                 provenance: Some(by),
             },
@@ -695,12 +689,15 @@ impl Registry {
                     .set(certificates::expiry_recorded_for.eq(Some(ends_at)))
                     .execute(conn)?;
                 let cb = CbId::parse(&row.cb_id).map_err(|e| CoreError::Storage(e.to_string()))?;
-                let detail = serde_json::json!({ "valid_until": date_at(from_db(ends_at)) });
+                let number = crate::storage::rows::number(&row.number)?;
+                let detail = ExpiredDetail {
+                    valid_until: date_at(from_db(ends_at)),
+                };
                 event_log::append(
                     conn,
                     event_log::NewEvent {
                         kind: EventKind::Expired,
-                        certificate_id: Some(id),
+                        certificate: Some((id, &number)),
                         cb: Some(&cb),
                         effective_at: from_db(ends_at),
                         recorded_at: now,

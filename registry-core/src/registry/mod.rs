@@ -3,7 +3,8 @@
 //! queries read it. Blocking calls: the api runs them off its async workers.
 
 mod certification_bodies;
-mod event_log;
+pub(crate) mod details;
+pub(crate) mod event_log;
 mod lifecycle;
 mod queries;
 mod search;
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::CoreError;
+use crate::model::{Follow, ReadModel};
 use crate::scheme::SchemeRules;
 use crate::storage::{
     self, AnyConnection, Backend, DatabaseUrl, Pool, PoolOptions, PooledConnection, StorageError,
@@ -33,6 +35,10 @@ pub struct Registry {
     sqlite_writer: Arc<Mutex<()>>,
     /// How many postings a name search reads whole (see `text_search::BAND`).
     search_band: i64,
+    /// The register in memory, kept current with every write (see
+    /// [`crate::model`]).
+    model: Arc<ReadModel>,
+    url: DatabaseUrl,
 }
 
 /// Connections are not tested when taken from the pool (a round trip per
@@ -79,11 +85,31 @@ impl Registry {
         let pool = storage::open(url, options)?;
         Ok(Self {
             pool,
+            model: Arc::new(ReadModel::new(rules.clone())),
             rules,
             backend: url.backend(),
             sqlite_writer: Arc::new(Mutex::new(())),
             search_band: crate::storage::text_search::BAND,
+            url: url.clone(),
         })
+    }
+
+    /// The register in memory: what reads are answered from.
+    pub fn model(&self) -> &ReadModel {
+        &self.model
+    }
+
+    /// Builds the read model from the database (see [`crate::model`]).
+    pub fn load_model(&self) -> Result<(), CoreError> {
+        let mut conn = self.conn()?;
+        let result = self.model.load(&mut conn);
+        discard_if_lost(&mut conn, result)
+    }
+
+    /// Starts following the log: the read model applies what other processes
+    /// write, until the returned handle is dropped.
+    pub fn follow(&self) -> std::io::Result<Follow> {
+        self.model.follow(self.url.clone())
     }
 
     pub fn backend(&self) -> Backend {
@@ -133,13 +159,33 @@ impl Registry {
         let mut conn = self.conn()?;
         let mut attempt = 1;
         loop {
-            match conn.write_transaction(&mut command) {
-                Err(CoreError::Contention(reason)) if attempt < WRITE_ATTEMPTS => {
-                    tracing::debug!(attempt, %reason, "write lost a race; trying again");
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(u64::from(attempt) * 3));
+            // What this transaction appends goes to the read model: announced
+            // before the commit, handed over after it (see `crate::model`).
+            event_log::take_appended();
+            let result = conn.write_transaction(|conn| {
+                let value = command(conn)?;
+                self.model.expect(event_log::appended_seqs());
+                Ok(value)
+            });
+            let appended = event_log::take_appended();
+            match result {
+                Ok(value) => {
+                    self.model.submit(appended);
+                    return Ok(value);
                 }
-                result => return discard_if_lost(&mut conn, result),
+                Err(e) => {
+                    // Rolled back, or (a connection lost in the commit) maybe
+                    // not: the log will tell.
+                    self.model.abandon(appended.iter().map(|e| e.seq));
+                    match e {
+                        CoreError::Contention(reason) if attempt < WRITE_ATTEMPTS => {
+                            tracing::debug!(attempt, %reason, "write lost a race; trying again");
+                            attempt += 1;
+                            std::thread::sleep(Duration::from_millis(u64::from(attempt) * 3));
+                        }
+                        e => return discard_if_lost(&mut conn, Err(e)),
+                    }
+                }
             }
         }
     }

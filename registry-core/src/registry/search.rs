@@ -22,7 +22,8 @@ use crate::company::{KvkNumber, Province};
 use crate::error::CoreError;
 use crate::level::Level;
 use crate::status::{
-    CompanyStatus, StatusAnswer, StatusQuery, certificate_state_at, company_status,
+    CertificateState, CompanyStatus, PeriodFacts, StatusAnswer, StatusQuery, Verdict,
+    certificate_state_at, company_status, verdict,
 };
 use crate::storage::AnyConnection;
 use crate::storage::rows::{CertificateRow, Company, CompanyRow, to_db};
@@ -147,6 +148,54 @@ pub struct SearchFilter {
     pub at: DateTime<Utc>,
 }
 
+impl SearchFilter {
+    /// The name query a search ranks by: `q` without surrounding white space,
+    /// when anything is left.
+    pub fn ranked_query(&self) -> Option<&str> {
+        self.q.as_deref().map(str::trim).filter(|q| !q.is_empty())
+    }
+
+    /// The question a company's standing is judged by.
+    pub(crate) fn question(&self) -> StatusQuery {
+        StatusQuery {
+            on: self.at,
+            until: None,
+            level_min: self.level_min,
+        }
+    }
+
+    /// Whether a company judged `v` on [`SearchFilter::question`], whose
+    /// speaking certificate is of `cb`, matches on status, level, PSO 30+ and
+    /// CB: the status rule decides, never storage.
+    pub(crate) fn admits_company<H>(&self, v: &Verdict<'_, H>, cb: Option<&CbId>) -> bool {
+        let level_ok = self.level_min.is_none() || v.certified;
+        let pso_ok = self.pso30plus.is_none_or(|p| v.pso30plus == p);
+        let cb_ok = self
+            .certification_body
+            .as_ref()
+            .is_none_or(|wanted| cb == Some(wanted));
+        self.status.admits_company(v.status) && level_ok && pso_ok && cb_ok
+    }
+
+    /// Whether a certificate in `state` on `at` matches on its own status,
+    /// level and PSO 30+.
+    pub(crate) fn admits_certificate<P: PeriodFacts>(
+        &self,
+        state: &CertificateState<'_, P>,
+    ) -> bool {
+        let active_period = state
+            .period
+            .filter(|_| state.status == CertificateStatus::Active);
+        let level_ok = self
+            .level_min
+            .is_none_or(|min| active_period.is_some_and(|p| p.level() >= min));
+        let pso_ok = self
+            .pso30plus
+            .is_none_or(|want| active_period.is_some_and(|p| p.pso30plus()) == want);
+        self.status.admits_certificate(state.status) && level_ok && pso_ok
+    }
+}
+
 /// Where a page continues: after (`score`, `key`, `id`) in the order of the list
 /// — by relevance then id with a query, else by folded name then id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,7 +267,7 @@ impl Registry {
     ) -> Result<SearchPage<CompanyHit>, CoreError> {
         self.read(|conn| {
             let mut hits: Vec<(SearchCursor, CompanyHit)> = Vec::new();
-            match filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            match filter.ranked_query() {
                 Some(q) => {
                     let mut ranked = self.ranked(conn, q, filter, after, false)?;
                     let mut rounds = Rounds::new(limit);
@@ -299,7 +348,7 @@ impl Registry {
                     }
                 }
             }
-            Ok(page(hits, limit, filter.q.is_some()))
+            Ok(page(hits, limit, filter.ranked_query().is_some()))
         })
     }
 
@@ -312,7 +361,7 @@ impl Registry {
     ) -> Result<SearchPage<Certificate>, CoreError> {
         self.read(|conn| {
             let mut hits: Vec<(SearchCursor, CertificateRow)> = Vec::new();
-            match filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            match filter.ranked_query() {
                 Some(q) => {
                     // Certificates of the holders found, by the holder's score,
                     // then number; the cursor's holder may have more to come.
@@ -377,7 +426,7 @@ impl Registry {
                     }
                 }
             }
-            let with_next = page(hits, limit, filter.q.is_some());
+            let with_next = page(hits, limit, filter.ranked_query().is_some());
             let certificates = certificates_of(conn, with_next.items)?;
             Ok(SearchPage {
                 items: certificates,
@@ -612,25 +661,16 @@ fn judge_companies(
     }
     let kvks: Vec<&str> = rows.iter().map(|(_, r)| r.kvk_number.as_str()).collect();
     let by_kvk = histories_covering(conn, &kvks)?;
-    let query = StatusQuery {
-        on: filter.at,
-        until: None,
-        level_min: filter.level_min,
-    };
+    let query = filter.question();
     for (score, row) in rows {
         let certificates = by_kvk
             .get(&row.kvk_number)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let standing = company_status(certificates, &query);
-        let level_ok = filter.level_min.is_none() || standing.certified;
-        let pso_ok = filter.pso30plus.is_none_or(|p| standing.pso30plus == p);
-        let cb_ok = filter
-            .certification_body
-            .as_ref()
-            .is_none_or(|cb| standing.certification_body.as_ref() == Some(cb));
-        if filter.status.admits_company(standing.status) && level_ok && pso_ok && cb_ok {
-            let key = if filter.q.is_some() {
+        let v = verdict(certificates, &query);
+        if filter.admits_company(&v, v.speaker.map(|h| &h.certification_body)) {
+            let standing = company_status(certificates, &query);
+            let key = if filter.ranked_query().is_some() {
                 row.kvk_number.clone()
             } else {
                 row.sort_name.clone()
@@ -738,17 +778,8 @@ fn judge_certificates(
             continue;
         };
         let state = certificate_state_at(history, filter.at);
-        let active_period = state
-            .period
-            .filter(|_| state.status == CertificateStatus::Active);
-        let level_ok = filter
-            .level_min
-            .is_none_or(|min| active_period.is_some_and(|p| p.level() >= min));
-        let pso_ok = filter
-            .pso30plus
-            .is_none_or(|want| active_period.is_some_and(|p| p.pso30plus()) == want);
-        if filter.status.admits_certificate(state.status) && level_ok && pso_ok {
-            let key = if filter.q.is_some() {
+        if filter.admits_certificate(&state) {
+            let key = if filter.ranked_query().is_some() {
                 row.main_kvk.clone()
             } else {
                 sort

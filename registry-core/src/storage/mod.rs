@@ -165,7 +165,7 @@ impl Connector {
         }
     }
 
-    fn open(&self) -> Result<AnyConnection, ConnectionError> {
+    pub(crate) fn open(&self) -> Result<AnyConnection, ConnectionError> {
         match &self.url {
             DatabaseUrl::Postgres(url) => {
                 PgConnection::establish(&with_connect_timeout(url)).map(AnyConnection::Postgresql)
@@ -348,6 +348,67 @@ impl AnyConnection {
         }
     }
 
+    /// Runs `read` in one read-only snapshot of the database that holds every
+    /// event up to the `seq` it is given and no part of any later one.
+    ///
+    /// On PostgreSQL the event-log lock is taken exclusively (as
+    /// [`AnyConnection::committed_seq`] takes it) while the snapshot is taken,
+    /// so that every writer that appended has committed and none can append
+    /// until the snapshot holds: for the moment of one statement. On SQLite a
+    /// read transaction's snapshot is one commit of the one writer.
+    pub(crate) fn in_snapshot<T, E>(
+        &mut self,
+        read: impl FnOnce(&mut Self, i64) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<DieselError>,
+    {
+        #[derive(QueryableByName)]
+        struct Last {
+            #[diesel(sql_type = BigInt)]
+            seq: i64,
+        }
+        let last_seq = "SELECT COALESCE(MAX(seq), 0) AS seq FROM events";
+        let seq = match self {
+            AnyConnection::Postgresql(pg) => {
+                diesel::sql_query("SELECT pg_advisory_lock(2, 0)").execute(pg)?;
+                let taken = AnsiTransactionManager::begin_transaction_sql(
+                    pg,
+                    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                )
+                .and_then(|()| diesel::sql_query(last_seq).get_result::<Last>(pg));
+                let unlocked = diesel::sql_query("SELECT pg_advisory_unlock(2, 0)").execute(pg);
+                match (taken, unlocked) {
+                    (Ok(last), Ok(_)) => last.seq,
+                    (Err(e), _) | (Ok(_), Err(e)) => {
+                        // A lock or transaction left behind goes with the connection.
+                        self.mark_broken();
+                        return Err(e.into());
+                    }
+                }
+            }
+            AnyConnection::Sqlite(c) => {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN")?;
+                match diesel::sql_query(last_seq).get_result::<Last>(c) {
+                    Ok(last) => last.seq,
+                    Err(e) => {
+                        let _ = AnsiTransactionManager::rollback_transaction(c);
+                        return Err(e.into());
+                    }
+                }
+            }
+        };
+        let result = read(self, seq);
+        let ended = match self {
+            AnyConnection::Postgresql(pg) => AnsiTransactionManager::rollback_transaction(pg),
+            AnyConnection::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
+        };
+        if ended.is_err() {
+            self.mark_broken();
+        }
+        result
+    }
+
     /// Marks the connection broken, so that the pool drops it when it comes
     /// back (after its database went away).
     pub(crate) fn mark_broken(&mut self) {
@@ -400,7 +461,8 @@ impl AnyConnection {
         }
     }
 
-    /// Appends an event and returns its `seq`. On PostgreSQL a writer takes the
+    /// Appends an event and returns its `seq`, announcing it on PostgreSQL's
+    /// channel `pso_events` (see `model::follow`). On PostgreSQL a writer takes the
     /// event-log lock *shared* in the same statement, before its `seq` is made,
     /// and holds it until commit: writers append side by side, and a feed reader
     /// (see [`AnyConnection::committed_seq`]) reads only below a point every
@@ -413,9 +475,12 @@ impl AnyConnection {
                     #[diesel(sql_type = BigInt)]
                     seq: i64,
                 }
+                // The append is announced to every follower (delivered at
+                // commit; the payload is the `seq`).
                 diesel::sql_query(
-                    "INSERT INTO events (certificate_id, cb_id, kind, effective_at, recorded_at, detail, evidence) \
-                     SELECT $1, $2, $3, $4, $5, $6, $7 FROM pg_advisory_xact_lock_shared(2, 0) RETURNING seq",
+                    "WITH e AS (INSERT INTO events (certificate_id, cb_id, kind, effective_at, recorded_at, detail, evidence) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7 FROM pg_advisory_xact_lock_shared(2, 0) RETURNING seq) \
+                     SELECT e.seq FROM e, LATERAL (SELECT pg_notify('pso_events', e.seq::text)) n",
                 )
                 .bind::<Nullable<BigInt>, _>(row.certificate_id)
                 .bind::<Nullable<Text>, _>(row.cb_id)

@@ -1,0 +1,741 @@
+//! The read model's data: every company and certificate of the register in a
+//! compact form (texts in one arena, repeated values interned, numbers as
+//! integers), the indexes search uses, and the few changes the event log makes
+//! to them. What is kept here is derived: built from the database and from the
+//! events it appends (see `load` and `apply`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use smallvec::SmallVec;
+
+use super::names::Vocabulary;
+use super::order::NameOrder;
+use crate::certificate::{CbReference, CertificateNumber, StandingChange};
+use crate::certification_body::CbId;
+use crate::company::{KvkNumber, Name, Province, SbiCode};
+use crate::level::Level;
+use crate::period::{HandbookVersion, Period, Score};
+use crate::registry::{Certificate, Covered};
+use crate::scheme::{Scheme, SchemeRules};
+use crate::status::{HistoryFacts, PeriodFacts};
+use crate::storage::rows::Company;
+use crate::text;
+use crate::time::{date_at, start_of_day};
+
+/// A stretch of the text arena.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Text {
+    start: u32,
+    len: u32,
+}
+
+/// Every text the model keeps, one after another: names, CB references. A text
+/// replaced stays behind (a company renamed is rare); the arena is built anew
+/// at every start.
+#[derive(Debug, Default)]
+pub(crate) struct Texts(String);
+
+impl Texts {
+    pub fn push(&mut self, s: &str) -> Text {
+        let start = self.0.len();
+        self.0.push_str(s);
+        // The arena stays below 4 GiB: a register of a million companies
+        // keeps about 60 MB here.
+        Text {
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            len: u32::try_from(s.len()).unwrap_or(0),
+        }
+    }
+
+    pub fn get(&self, t: Text) -> &str {
+        let start = t.start as usize;
+        self.0
+            .get(start..start + t.len as usize)
+            .unwrap_or_default()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.0.capacity()
+    }
+}
+
+/// Values kept once, named by their position.
+#[derive(Debug)]
+pub(crate) struct Interned<T> {
+    items: Vec<T>,
+    index: HashMap<T, u32>,
+}
+
+impl<T> Default for Interned<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+}
+
+impl<T: Clone + Eq + Hash> Interned<T> {
+    pub fn id(&mut self, value: &T) -> u32 {
+        if let Some(id) = self.index.get(value) {
+            return *id;
+        }
+        let id = self.items.len() as u32;
+        self.items.push(value.clone());
+        self.index.insert(value.clone(), id);
+        id
+    }
+
+    pub fn find(&self, value: &T) -> Option<u32> {
+        self.index.get(value).copied()
+    }
+
+    pub fn get(&self, id: u32) -> &T {
+        &self.items[id as usize]
+    }
+}
+
+/// `None` for a score part stored as NaN (a score is never NaN).
+fn part(x: f64) -> Option<f64> {
+    (!x.is_nan()).then_some(x)
+}
+
+/// A validity period, compact, with the instants the status rule reads worked
+/// out once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ModelPeriod {
+    starts: i64,
+    ends: i64,
+    valid_from: NaiveDate,
+    valid_until: NaiveDate,
+    audit_date: NaiveDate,
+    score_percent: f64,
+    total_fte: f64,
+    reference_year: i16,
+    handbook: u16,
+    level: Level,
+    pso30plus: bool,
+}
+
+fn instant(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+}
+
+impl PeriodFacts for ModelPeriod {
+    fn level(&self) -> Level {
+        self.level
+    }
+    fn pso30plus(&self) -> bool {
+        self.pso30plus
+    }
+    fn valid_until(&self) -> NaiveDate {
+        self.valid_until
+    }
+    fn starts_at(&self) -> DateTime<Utc> {
+        instant(self.starts)
+    }
+    fn ends_at(&self) -> DateTime<Utc> {
+        instant(self.ends)
+    }
+}
+
+/// A certificate, compact.
+#[derive(Debug)]
+pub(crate) struct CertRec {
+    /// The main applicant (a company index).
+    pub main: u32,
+    /// The other legal entities covered (company indexes).
+    pub subsidiaries: Box<[u32]>,
+    pub cb: u16,
+    pub scheme: Scheme,
+    pub cb_reference: Text,
+    /// The certificate this one superseded (a certificate id; 0: none).
+    pub replaces: u32,
+    /// Microseconds since the epoch.
+    pub issued_at: i64,
+    pub periods: SmallVec<[ModelPeriod; 1]>,
+    pub changes: Box<[StandingChange]>,
+}
+
+/// A company, compact.
+#[derive(Debug, Clone)]
+pub(crate) struct CompanyRec {
+    pub kvk: u32,
+    pub name: Text,
+    /// Its trade names (an index into `trade_names`; 0: none).
+    pub trade_names: u32,
+    /// Its city (an index into `cities`, plus one; 0: none).
+    pub city: u32,
+    /// Its province (a position in `Province::ALL`, plus one; 0: none).
+    pub province: u8,
+    /// Its SBI codes (an interned set).
+    pub sbi: u32,
+    /// Microseconds since the epoch.
+    pub updated_at: i64,
+    /// Its search words: a stretch of `word_ids`.
+    pub words: (u32, u16),
+    /// The certificates that cover it, as main applicant or subsidiary: the
+    /// first, and the rest (an index into `more_certs`; 0: none).
+    pub first_cert: u32,
+    pub more_certs: u32,
+}
+
+/// A city as given, and its folded key (what the city filter compares).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct City {
+    pub name: Name,
+    pub key: u32,
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn from_micros(m: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(m).unwrap_or_default()
+}
+
+/// The public facts of a company, as the model sets them.
+#[derive(Debug, Clone)]
+pub(crate) struct CompanyFacts<'a> {
+    pub name: &'a Name,
+    pub trade_names: &'a [Name],
+    pub city: Option<&'a Name>,
+    pub province: Option<Province>,
+    pub sbi_codes: &'a [SbiCode],
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The register in memory.
+#[derive(Debug)]
+pub(crate) struct Store {
+    /// The last event applied.
+    pub seq: i64,
+    pub rules: SchemeRules,
+    pub texts: Texts,
+    pub companies: Vec<CompanyRec>,
+    pub by_kvk: HashMap<u32, u32>,
+    /// By certificate id (the database's row id).
+    pub certificates: Vec<Option<CertRec>>,
+    pub certificate_count: usize,
+    /// Numbers that are not the one the register assigns from the id (none
+    /// are, unless a database was edited by hand): both ways.
+    number_overrides: HashMap<u32, CertificateNumber>,
+    numbers_overridden: HashMap<String, u32>,
+    pub more_certs: Vec<Vec<u32>>,
+    pub trade_names: Vec<Box<[Name]>>,
+    pub cities: Interned<City>,
+    pub city_keys: Interned<String>,
+    /// Per city key, its companies (unordered).
+    pub city_companies: Vec<Vec<u32>>,
+    pub sbi_sets: Interned<Box<[SbiCode]>>,
+    /// Per SBI code, its companies (unordered).
+    pub sbi_companies: BTreeMap<String, Vec<u32>>,
+    pub cbs: Interned<CbId>,
+    /// Per CB, its certificates (unordered).
+    pub cb_certificates: Vec<Vec<u32>>,
+    pub handbooks: Interned<HandbookVersion>,
+    /// Every company's search words, one stretch each.
+    pub word_ids: Vec<u32>,
+    pub vocabulary: Vocabulary,
+    pub order: NameOrder,
+}
+
+impl Store {
+    pub fn new(rules: SchemeRules) -> Self {
+        let mut store = Self {
+            seq: 0,
+            rules,
+            texts: Texts::default(),
+            companies: Vec::new(),
+            by_kvk: HashMap::new(),
+            certificates: Vec::new(),
+            certificate_count: 0,
+            number_overrides: HashMap::new(),
+            numbers_overridden: HashMap::new(),
+            more_certs: vec![Vec::new()],
+            trade_names: vec![Box::default()],
+            cities: Interned::default(),
+            city_keys: Interned::default(),
+            city_companies: Vec::new(),
+            sbi_sets: Interned::default(),
+            sbi_companies: BTreeMap::new(),
+            cbs: Interned::default(),
+            cb_certificates: Vec::new(),
+            handbooks: Interned::default(),
+            word_ids: Vec::new(),
+            vocabulary: Vocabulary::default(),
+            order: NameOrder::default(),
+        };
+        store.sbi_sets.id(&Box::default());
+        store
+    }
+
+    // ---- reading one value back ----
+
+    pub fn name(&self, company: u32) -> &str {
+        self.texts.get(self.companies[company as usize].name)
+    }
+
+    pub fn kvk(&self, company: u32) -> u32 {
+        self.companies[company as usize].kvk
+    }
+
+    /// The key companies are listed by: the folded name, then the KvK number.
+    pub fn sort_key(&self, company: u32) -> (String, u32) {
+        (text::sort_key(self.name(company)), self.kvk(company))
+    }
+
+    pub fn words(&self, company: u32) -> &[u32] {
+        let (start, len) = self.companies[company as usize].words;
+        &self.word_ids[start as usize..start as usize + len as usize]
+    }
+
+    pub fn city_key(&self, company: u32) -> Option<u32> {
+        match self.companies[company as usize].city {
+            0 => None,
+            c => Some(self.cities.get(c - 1).key),
+        }
+    }
+
+    pub fn province(&self, company: u32) -> Option<Province> {
+        match self.companies[company as usize].province {
+            0 => None,
+            p => Province::ALL.get(usize::from(p) - 1).copied(),
+        }
+    }
+
+    pub fn sbi_codes(&self, company: u32) -> &[SbiCode] {
+        self.sbi_sets.get(self.companies[company as usize].sbi)
+    }
+
+    /// The certificates that cover a company.
+    pub fn certificates_of(&self, company: u32) -> impl Iterator<Item = u32> + '_ {
+        let c = &self.companies[company as usize];
+        let first = (c.first_cert != 0).then_some(c.first_cert);
+        first
+            .into_iter()
+            .chain(self.more_certs[c.more_certs as usize].iter().copied())
+    }
+
+    pub fn certificate(&self, id: u32) -> Option<&CertRec> {
+        self.certificates.get(id as usize).and_then(Option::as_ref)
+    }
+
+    /// A certificate with what the status rule asks of it.
+    pub fn facts(&self, id: u32) -> Option<CertFacts<'_>> {
+        Some(CertFacts {
+            store: self,
+            id,
+            rec: self.certificate(id)?,
+        })
+    }
+
+    /// The facts of every certificate covering `company`.
+    pub fn facts_of(&self, company: u32) -> SmallVec<[CertFacts<'_>; 2]> {
+        self.certificates_of(company)
+            .filter_map(|id| self.facts(id))
+            .collect()
+    }
+
+    pub fn number(&self, id: u32) -> CertificateNumber {
+        if let Some(n) = self.number_overrides.get(&id) {
+            return n.clone();
+        }
+        let issued = self
+            .certificate(id)
+            .map_or(0, |c| date_at(from_micros(c.issued_at)).year());
+        CertificateNumber::assign(&self.rules.number_prefix, issued, i64::from(id))
+    }
+
+    /// The certificate with number `n`, if the register has it.
+    pub fn certificate_id(&self, n: &CertificateNumber) -> Option<u32> {
+        if let Some(id) = self.numbers_overridden.get(n.as_str()) {
+            return Some(*id);
+        }
+        let serial = n.as_str().rsplit('-').next()?;
+        let id = serial.parse::<u32>().ok()?;
+        (self.certificate(id).is_some() && !self.number_overrides.contains_key(&id))
+            .then(|| self.number(id))
+            .filter(|assigned| assigned == n)
+            .map(|_| id)
+    }
+
+    pub fn company_id(&self, kvk: &KvkNumber) -> Option<u32> {
+        self.by_kvk.get(&kvk.value()).copied()
+    }
+
+    /// A company as the register shows it.
+    pub fn company(&self, company: u32) -> Company {
+        let c = &self.companies[company as usize];
+        Company {
+            kvk_number: KvkNumber::from_value(c.kvk),
+            name: Name::accepted(self.texts.get(c.name)),
+            trade_names: self.trade_names[c.trade_names as usize].to_vec(),
+            city: match c.city {
+                0 => None,
+                i => Some(self.cities.get(i - 1).name.clone()),
+            },
+            province: self.province(company),
+            sbi_codes: self.sbi_codes(company).to_vec(),
+            updated_at: from_micros(c.updated_at),
+        }
+    }
+
+    pub fn period(&self, p: &ModelPeriod) -> Period {
+        Period::from_storage(
+            p.level,
+            p.pso30plus,
+            p.valid_from,
+            p.valid_until,
+            p.audit_date,
+            i32::from(p.reference_year),
+            self.handbooks.get(u32::from(p.handbook)).clone(),
+            Score {
+                percent: part(p.score_percent),
+                total_fte: part(p.total_fte),
+            },
+        )
+    }
+
+    /// A certificate with everything the register publishes about it.
+    pub fn full_certificate(&self, id: u32) -> Option<Certificate> {
+        let c = self.certificate(id)?;
+        let mut covered: Vec<Covered> = std::iter::once((c.main, true))
+            .chain(c.subsidiaries.iter().map(|s| (*s, false)))
+            .map(|(company, main_applicant)| Covered {
+                kvk_number: KvkNumber::from_value(self.kvk(company)),
+                name: Name::accepted(self.name(company)),
+                main_applicant,
+            })
+            .collect();
+        covered.sort_by(|a, b| {
+            b.main_applicant
+                .cmp(&a.main_applicant)
+                .then(a.kvk_number.cmp(&b.kvk_number))
+        });
+        Some(Certificate {
+            scheme: c.scheme,
+            cb_reference: CbReference::accepted(self.texts.get(c.cb_reference)),
+            holder: self.company(c.main),
+            covered,
+            replaces: (c.replaces != 0).then(|| self.number(c.replaces)),
+            issued_at: from_micros(c.issued_at),
+            history: crate::certificate::CertificateHistory {
+                number: self.number(id),
+                certification_body: self.cbs.get(u32::from(c.cb)).clone(),
+                main_applicant: KvkNumber::from_value(self.kvk(c.main)),
+                periods: c.periods.iter().map(|p| self.period(p)).collect(),
+                standing_changes: c.changes.to_vec(),
+            },
+        })
+    }
+
+    // ---- changes ----
+
+    pub fn model_period(&mut self, p: &Period) -> ModelPeriod {
+        let handbook = self.handbooks.id(p.handbook_version());
+        ModelPeriod {
+            starts: start_of_day(p.valid_from()).timestamp(),
+            ends: start_of_day(p.valid_until()).timestamp(),
+            valid_from: p.valid_from(),
+            valid_until: p.valid_until(),
+            audit_date: p.audit_date(),
+            score_percent: p.score().percent.unwrap_or(f64::NAN),
+            total_fte: p.score().total_fte.unwrap_or(f64::NAN),
+            reference_year: i16::try_from(p.reference_year()).unwrap_or(i16::MAX),
+            handbook: u16::try_from(handbook).unwrap_or(u16::MAX),
+            level: p.level(),
+            pso30plus: p.pso30plus(),
+        }
+    }
+
+    fn city_id(&mut self, city: Option<&Name>) -> u32 {
+        match city {
+            None => 0,
+            Some(name) => {
+                let key = self.city_keys.id(&text::fold(name.as_str()));
+                if self.city_companies.len() <= key as usize {
+                    self.city_companies.resize_with(key as usize + 1, Vec::new);
+                }
+                self.cities.id(&City {
+                    name: name.clone(),
+                    key,
+                }) + 1
+            }
+        }
+    }
+
+    /// Adds a company the register does not know yet, without its search
+    /// words and place in the name order (see [`Store::index_company`]).
+    fn add_company(&mut self, kvk: u32) -> u32 {
+        let id = self.companies.len() as u32;
+        self.companies.push(CompanyRec {
+            kvk,
+            name: Text::default(),
+            trade_names: 0,
+            city: 0,
+            province: 0,
+            sbi: 0,
+            updated_at: 0,
+            words: (0, 0),
+            first_cert: 0,
+            more_certs: 0,
+        });
+        self.by_kvk.insert(kvk, id);
+        id
+    }
+
+    /// Sets a company's facts (creating it when new), keeping the city and
+    /// SBI lists; returns it. Its words and place in the name order are the
+    /// caller's (bulk loading sets them all at the end).
+    pub fn set_facts(&mut self, kvk: u32, facts: &CompanyFacts<'_>) -> u32 {
+        let id = match self.by_kvk.get(&kvk) {
+            Some(id) => *id,
+            None => self.add_company(kvk),
+        };
+        let old_city = self.city_key(id);
+        let old_sbi = self.companies[id as usize].sbi;
+        let city = self.city_id(facts.city);
+        let sbi_set: Box<[SbiCode]> = facts.sbi_codes.into();
+        let sbi = self.sbi_sets.id(&sbi_set);
+        let name = if self.texts.get(self.companies[id as usize].name) == facts.name.as_str() {
+            self.companies[id as usize].name
+        } else {
+            self.texts.push(facts.name.as_str())
+        };
+        let trade_names = match facts.trade_names {
+            [] => 0,
+            names
+                if self.trade_names[self.companies[id as usize].trade_names as usize][..]
+                    == *names =>
+            {
+                self.companies[id as usize].trade_names
+            }
+            names => {
+                self.trade_names.push(names.into());
+                (self.trade_names.len() - 1) as u32
+            }
+        };
+        let c = &mut self.companies[id as usize];
+        c.name = name;
+        c.trade_names = trade_names;
+        c.city = city;
+        c.province = facts.province.map_or(0, |p| {
+            Province::ALL
+                .iter()
+                .position(|q| *q == p)
+                .map_or(0, |i| i as u8 + 1)
+        });
+        c.sbi = sbi;
+        c.updated_at = micros(facts.updated_at);
+        let new_city = self.city_key(id);
+        if old_city != new_city {
+            if let Some(k) = old_city {
+                self.city_companies[k as usize].retain(|c| *c != id);
+            }
+            if let Some(k) = new_city {
+                self.city_companies[k as usize].push(id);
+            }
+        }
+        if old_sbi != sbi {
+            for code in self.sbi_sets.get(old_sbi).iter() {
+                if let Some(list) = self.sbi_companies.get_mut(code.as_str()) {
+                    list.retain(|c| *c != id);
+                }
+            }
+            for code in self.sbi_sets.get(sbi).clone().iter() {
+                self.sbi_companies
+                    .entry(code.as_str().to_owned())
+                    .or_default()
+                    .push(id);
+            }
+        }
+        id
+    }
+
+    /// The names a company is searched by: its name and trade names.
+    pub fn search_text(&self, company: u32) -> String {
+        let c = &self.companies[company as usize];
+        text::search_text(
+            std::iter::once(self.texts.get(c.name)).chain(
+                self.trade_names[c.trade_names as usize]
+                    .iter()
+                    .map(Name::as_str),
+            ),
+        )
+    }
+
+    /// Sets a company's search words from `search_text` (words of its names),
+    /// keeping the vocabulary's postings, without touching the name order.
+    pub fn set_words(&mut self, company: u32, search_text: &str) {
+        let kvk = self.kvk(company);
+        let old: Vec<u32> = self.words(company).to_vec();
+        let new: Vec<u32> = search_text
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(|w| self.vocabulary.word(w))
+            .collect();
+        if old == new {
+            return;
+        }
+        for w in old.iter().filter(|w| !new.contains(w)) {
+            self.vocabulary.remove_posting(*w, kvk);
+        }
+        for w in new.iter().filter(|w| !old.contains(w)) {
+            self.vocabulary.add_posting(*w, kvk);
+        }
+        let start = self.word_ids.len() as u32;
+        self.word_ids.extend_from_slice(&new);
+        self.companies[company as usize].words = (start, new.len() as u16);
+    }
+
+    /// Sets a company's facts and brings its words and place in the name order
+    /// up to date: what one event does to a company.
+    pub fn put_company(&mut self, kvk: u32, facts: &CompanyFacts<'_>) -> u32 {
+        let known = self.by_kvk.get(&kvk).copied();
+        let old_key = known.map(|id| self.sort_key(id));
+        let id = self.set_facts(kvk, facts);
+        let search_text = self.search_text(id);
+        self.set_words(id, &search_text);
+        let new_key = self.sort_key(id);
+        if old_key.as_ref() != Some(&new_key) {
+            let Store {
+                order,
+                companies,
+                texts,
+                ..
+            } = self;
+            let key_of = |c: u32| {
+                let rec = &companies[c as usize];
+                (text::sort_key(texts.get(rec.name)), rec.kvk)
+            };
+            if let Some(old) = &old_key {
+                order.remove(id, old, &key_of);
+            }
+            order.insert(id, &new_key, &key_of);
+        }
+        id
+    }
+
+    /// Records that certificate `cert` covers `company`.
+    fn link(&mut self, company: u32, cert: u32) {
+        let c = &mut self.companies[company as usize];
+        if c.first_cert == 0 {
+            c.first_cert = cert;
+            return;
+        }
+        if c.more_certs == 0 {
+            self.more_certs.push(Vec::new());
+            c.more_certs = (self.more_certs.len() - 1) as u32;
+        }
+        let more = c.more_certs as usize;
+        self.more_certs[more].push(cert);
+    }
+
+    /// Adds a certificate (its companies exist already).
+    pub fn put_certificate(&mut self, id: u32, cert: CertRec, number: &CertificateNumber) {
+        let slot = id as usize;
+        if self.certificates.len() <= slot {
+            self.certificates.resize_with(slot + 1, || None);
+        }
+        if self.certificates[slot].is_some() {
+            return;
+        }
+        let cb = usize::from(cert.cb);
+        if self.cb_certificates.len() <= cb {
+            self.cb_certificates.resize_with(cb + 1, Vec::new);
+        }
+        self.cb_certificates[cb].push(id);
+        let covered: Vec<u32> = std::iter::once(cert.main)
+            .chain(cert.subsidiaries.iter().copied())
+            .collect();
+        self.certificates[slot] = Some(cert);
+        self.certificate_count += 1;
+        for company in covered {
+            self.link(company, id);
+        }
+        if &self.number(id) != number {
+            self.number_overrides.insert(id, number.clone());
+            self.numbers_overridden
+                .insert(number.as_str().to_owned(), id);
+        }
+    }
+
+    pub fn certificate_mut(&mut self, id: u32) -> Option<&mut CertRec> {
+        self.certificates
+            .get_mut(id as usize)
+            .and_then(Option::as_mut)
+    }
+}
+
+/// A certificate as the status rule reads it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CertFacts<'a> {
+    store: &'a Store,
+    pub id: u32,
+    pub rec: &'a CertRec,
+}
+
+impl HistoryFacts for CertFacts<'_> {
+    type Period = ModelPeriod;
+    fn periods(&self) -> &[ModelPeriod] {
+        &self.rec.periods
+    }
+    fn standing_changes(&self) -> &[StandingChange] {
+        &self.rec.changes
+    }
+    fn number(&self) -> CertificateNumber {
+        self.store.number(self.id)
+    }
+    fn certification_body(&self) -> CbId {
+        self.store.cbs.get(u32::from(self.rec.cb)).clone()
+    }
+}
+
+impl CertFacts<'_> {
+    pub fn cb(&self) -> &CbId {
+        self.store.cbs.get(u32::from(self.rec.cb))
+    }
+}
+
+/// What the model holds, in numbers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Report {
+    pub companies: usize,
+    pub certificates: usize,
+    pub words: usize,
+    pub named: usize,
+    pub text_bytes: usize,
+    pub posting_bytes: usize,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} companies ({} in name order), {} certificates, {} words; texts {:.1} MB, postings {:.1} MB",
+            self.companies,
+            self.named,
+            self.certificates,
+            self.words,
+            self.text_bytes as f64 / 1e6,
+            self.posting_bytes as f64 / 1e6
+        )
+    }
+}
+
+impl Store {
+    pub fn report(&self) -> Report {
+        Report {
+            companies: self.companies.len(),
+            certificates: self.certificate_count,
+            words: self.vocabulary.len(),
+            named: self.order.len(),
+            text_bytes: self.texts.bytes(),
+            posting_bytes: self.vocabulary.posting_bytes(),
+        }
+    }
+}

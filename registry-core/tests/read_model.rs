@@ -1,0 +1,499 @@
+//! The read model is derived data: random lifecycle histories are written
+//! through the registry's commands, and every answer of the model — status on
+//! random instants, intervals and levels; batches; companies and certificates;
+//! search pages and their cursors — must equal the database-backed answer, on
+//! both backends, for the model kept current by the writes themselves and for
+//! one built afresh from the database.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use registry_core::test_support::TestDatabase;
+use registry_core::time::start_of_day;
+use registry_core::*;
+
+on_both_backends!(
+    the_model_answers_as_the_database_does,
+    a_fresh_model_equals_the_one_kept_by_writes
+);
+
+const WORDS: [&str; 16] = [
+    "Bouw",
+    "Bouwbedrijf",
+    "Drukkerij",
+    "Drukker",
+    "Jansen",
+    "Janssen",
+    "de",
+    "Vries",
+    "van",
+    "den",
+    "Berg",
+    "Bakkerij",
+    "Groen",
+    "Schoon",
+    "Transport",
+    "Café",
+];
+const CITIES: [(&str, Province); 5] = [
+    ("Utrecht", Province::Utrecht),
+    ("Zwolle", Province::Overijssel),
+    ("Den Haag", Province::ZuidHolland),
+    ("'s-Hertogenbosch", Province::NoordBrabant),
+    ("Ede", Province::Gelderland),
+];
+const SBI: [&str; 4] = ["4120", "1812", "41201", "8121"];
+const CBS: [&str; 2] = ["kiwa", "normec"];
+
+fn kvk(i: u32) -> KvkNumber {
+    KvkNumber::parse(&format!("{:08}", 10_000_000 + i * 7919 % 1000)).expect("kvk")
+}
+
+/// Holders are drawn from the first twelve numbers, subsidiaries from six
+/// more, some shared, so that names change and companies are covered twice.
+fn holder_pool() -> Vec<KvkNumber> {
+    (0..12).map(kvk).collect()
+}
+
+fn subsidiary_pool() -> Vec<KvkNumber> {
+    (8..18).map(kvk).collect()
+}
+
+fn day(rng: &mut StdRng) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2024, 1, 1).expect("date") + Duration::days(rng.random_range(0..1500))
+}
+
+fn instant(rng: &mut StdRng) -> DateTime<Utc> {
+    start_of_day(day(rng)) + Duration::hours(rng.random_range(0..30))
+}
+
+fn name(rng: &mut StdRng) -> Name {
+    let n = rng.random_range(1..=3);
+    let words: Vec<&str> = (0..n).map(|_| *WORDS.choose(rng).expect("word")).collect();
+    let legal = *["B.V.", "V.O.F.", "", "& Zn."].choose(rng).expect("legal");
+    Name::parse(&format!("{} {legal}", words.join(" "))).expect("name")
+}
+
+fn draft(rng: &mut StdRng, from: NaiveDate) -> PeriodDraft {
+    let level = Level::ALL[rng.random_range(0..5)];
+    PeriodDraft {
+        level,
+        pso30plus: level == Level::Trede3 && rng.random_bool(0.5),
+        valid_from: from,
+        valid_until: rng
+            .random_bool(0.3)
+            .then(|| from + Duration::days(rng.random_range(30..700))),
+        audit_date: from,
+        reference_year: 2023,
+        handbook_version: HandbookVersion::parse(["2.1", "2.0"].choose(rng).expect("v"))
+            .expect("version"),
+        score: Score {
+            percent: rng
+                .random_bool(0.3)
+                .then(|| rng.random_range(0..1000) as f64 / 10.0),
+            total_fte: None,
+        },
+    }
+}
+
+fn by(cb: &str) -> Provenance {
+    Provenance::certification_body(CbId::parse(cb).expect("cb"), None)
+}
+
+fn open(db: &TestDatabase) -> Registry {
+    Registry::open(
+        &DatabaseUrl::parse(&db.url).expect("url"),
+        &PoolOptions::default(),
+        SchemeRules::pso(),
+    )
+    .expect("open")
+}
+
+/// A register with a random history of `steps` commands (those the rules
+/// refuse are simply refused).
+fn random_history(db: &TestDatabase, seed: u64, steps: usize) -> Registry {
+    let registry = open(db);
+    registry.load_model().expect("load the empty model");
+    for cb in CBS {
+        registry
+            .accredit(Accredit {
+                id: CbId::parse(cb).expect("cb"),
+                name: cb.into(),
+                keys: KeySource::Inline(vec![]),
+            })
+            .expect("accredit");
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut issued: Vec<(CertificateNumber, String, KvkNumber)> = Vec::new();
+    for step in 0..steps {
+        let roll = rng.random_range(0..100);
+        if issued.is_empty() || roll < 40 {
+            let holder = holder_pool().choose(&mut rng).expect("kvk").clone();
+            let (city, province) = *CITIES.choose(&mut rng).expect("city");
+            let mut subsidiaries: Vec<Subsidiary> = Vec::new();
+            for k in subsidiary_pool() {
+                if k != holder && rng.random_bool(0.12) {
+                    subsidiaries.push(Subsidiary {
+                        kvk_number: k,
+                        name: name(&mut rng),
+                    });
+                }
+            }
+            let replaces = issued
+                .iter()
+                .filter(|(_, _, h)| *h == holder)
+                .map(|(n, _, _)| n.clone())
+                .collect::<Vec<_>>()
+                .choose(&mut rng)
+                .cloned()
+                .filter(|_| rng.random_bool(0.6));
+            let cb = *CBS.choose(&mut rng).expect("cb");
+            let from = day(&mut rng);
+            let command = IssueCertificate {
+                cb_reference: CbReference::parse(&format!("REF-{seed}-{step}")).expect("ref"),
+                holder: Holder {
+                    kvk_number: holder.clone(),
+                    name: name(&mut rng),
+                    trade_names: if rng.random_bool(0.3) {
+                        vec![name(&mut rng)]
+                    } else {
+                        vec![]
+                    },
+                    city: rng
+                        .random_bool(0.9)
+                        .then(|| Name::parse(city).expect("city")),
+                    province: rng.random_bool(0.9).then_some(province),
+                    sbi_codes: SBI
+                        .iter()
+                        .filter(|_| rng.random_bool(0.3))
+                        .map(|c| SbiCode::parse(c).expect("sbi"))
+                        .collect(),
+                },
+                subsidiaries,
+                period: draft(&mut rng, from),
+                replaces,
+            };
+            if let Ok(Issued::Created(c)) = registry.issue(command, &by(cb)) {
+                issued.push((c.number().clone(), cb.to_owned(), holder));
+            }
+            continue;
+        }
+        let (number, cb, _) = issued.choose(&mut rng).expect("issued").clone();
+        let cb = if rng.random_bool(0.9) {
+            cb
+        } else {
+            CBS[0].to_owned()
+        };
+        if roll < 55 {
+            let from = day(&mut rng);
+            let _ = registry.renew(
+                RenewCertificate {
+                    number,
+                    period: draft(&mut rng, from),
+                },
+                &by(&cb),
+            );
+            continue;
+        }
+        let standing = *[
+            Standing::Suspended,
+            Standing::Suspended,
+            Standing::Reinstated,
+            Standing::Reinstated,
+            Standing::Revoked,
+        ]
+        .choose(&mut rng)
+        .expect("standing");
+        let command = ChangeStanding {
+            number,
+            standing,
+            reason: Some("audit".into()),
+            effective_at: rng.random_bool(0.8).then(|| instant(&mut rng)),
+        };
+        let who = if standing == Standing::Revoked && rng.random_bool(0.3) {
+            Provenance::scheme_owner()
+        } else {
+            by(&cb)
+        };
+        let _ = registry.change_standing(command, &who);
+    }
+    registry
+}
+
+/// Every search filter worth trying on this data.
+fn random_filter(rng: &mut StdRng) -> SearchFilter {
+    let q = rng.random_bool(0.6).then(|| {
+        let n = rng.random_range(1..=2);
+        let mut words: Vec<String> = (0..n)
+            .map(|_| WORDS.choose(rng).expect("word").to_lowercase())
+            .collect();
+        // A typo or a prefix now and then.
+        if rng.random_bool(0.4)
+            && let Some(w) = words.first_mut()
+            && w.chars().count() > 4
+        {
+            let cut: String = w.chars().take(w.chars().count() - 1).collect();
+            *w = cut;
+        }
+        words.join(" ")
+    });
+    let statuses = [
+        SearchStatus::Active,
+        SearchStatus::Any,
+        SearchStatus::Suspended,
+        SearchStatus::Revoked,
+        SearchStatus::Expired,
+        SearchStatus::NotYetValid,
+        SearchStatus::Superseded,
+    ];
+    SearchFilter {
+        q,
+        kvk: rng
+            .random_bool(0.1)
+            .then(|| holder_pool().choose(rng).expect("kvk").clone()),
+        city: rng
+            .random_bool(0.2)
+            .then(|| CITIES.choose(rng).expect("city").0.to_uppercase()),
+        province: rng
+            .random_bool(0.15)
+            .then(|| CITIES.choose(rng).expect("city").1),
+        sbi: rng
+            .random_bool(0.15)
+            .then(|| SBI.choose(rng).expect("sbi")[..rng.random_range(2..=4)].to_owned()),
+        level_min: rng
+            .random_bool(0.25)
+            .then(|| Level::ALL[rng.random_range(0..5)]),
+        pso30plus: rng.random_bool(0.15).then(|| rng.random_bool(0.5)),
+        status: *statuses.choose(rng).expect("status"),
+        certification_body: rng
+            .random_bool(0.15)
+            .then(|| CbId::parse(CBS.choose(rng).expect("cb")).expect("cb")),
+        at: instant(rng),
+    }
+}
+
+/// What the comparisons saw, so that a test that compared only empty answers
+/// fails.
+#[derive(Debug, Default)]
+struct Seen {
+    companies_found: usize,
+    certificates_found: usize,
+    ranked_found: usize,
+    pages: usize,
+    certified: usize,
+    statuses: BTreeSet<String>,
+}
+
+/// Walks every page of both searches on the model and on the database and
+/// requires the same pages, cursors included.
+fn same_search(
+    model: &ReadModel,
+    registry: &Registry,
+    filter: &SearchFilter,
+    limit: i64,
+    seen: &mut Seen,
+) {
+    let mut after: Option<SearchCursor> = None;
+    for _ in 0..200 {
+        let want = registry
+            .search_companies(filter, after.as_ref(), limit)
+            .expect("database search");
+        let got = model
+            .search_companies(filter, after.as_ref(), limit)
+            .expect("model search")
+            .value;
+        assert_eq!(
+            got, want,
+            "companies, {filter:?}, limit {limit}, after {after:?}"
+        );
+        seen.pages += 1;
+        seen.companies_found += want.items.len();
+        if filter.q.is_some() {
+            seen.ranked_found += want.items.len();
+        }
+        match want.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let mut after: Option<SearchCursor> = None;
+    for _ in 0..200 {
+        let want = registry
+            .search_certificates(filter, after.as_ref(), limit)
+            .expect("database search");
+        let got = model
+            .search_certificates(filter, after.as_ref(), limit)
+            .expect("model search")
+            .value;
+        assert_eq!(
+            got, want,
+            "certificates, {filter:?}, limit {limit}, after {after:?}"
+        );
+        seen.pages += 1;
+        seen.certificates_found += want.items.len();
+        match want.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+}
+
+/// Every question asked of the model and of the database, answered alike.
+fn same_answers(model: &ReadModel, registry: &Registry, seed: u64, seen: &mut Seen) {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    let mut kvks: Vec<KvkNumber> = holder_pool();
+    kvks.extend(subsidiary_pool());
+    kvks.push(KvkNumber::parse("99999999").expect("unknown"));
+    for k in &kvks {
+        for _ in 0..12 {
+            let on = instant(&mut rng);
+            let query = StatusQuery {
+                on,
+                until: rng
+                    .random_bool(0.5)
+                    .then(|| IntervalEnd::Exclusive(on + Duration::days(rng.random_range(1..900)))),
+                level_min: rng
+                    .random_bool(0.4)
+                    .then(|| Level::ALL[rng.random_range(0..5)]),
+            };
+            let want = registry.company_status(k, &query).expect("database");
+            assert_eq!(
+                model.company_status(k, &query).expect("model").value,
+                want,
+                "status of {k} for {query:?}"
+            );
+            seen.certified += usize::from(want.certified);
+            seen.statuses.insert(want.status.as_str().to_owned());
+        }
+        let at = instant(&mut rng);
+        assert_eq!(
+            model.company_detail(k, at).expect("model").value,
+            registry.company_detail(k, at).expect("database"),
+            "company {k}"
+        );
+        assert_eq!(
+            model.company(k).expect("model").value,
+            registry.company(k).expect("database")
+        );
+    }
+    let query = StatusQuery {
+        on: instant(&mut rng),
+        until: None,
+        level_min: Some(Level::Trede1),
+    };
+    assert_eq!(
+        model.company_statuses(&kvks, &query).expect("model").value,
+        registry.company_statuses(&kvks, &query).expect("database")
+    );
+    let everything = SearchFilter {
+        q: None,
+        kvk: None,
+        city: None,
+        province: None,
+        sbi: None,
+        level_min: None,
+        pso30plus: None,
+        status: SearchStatus::Any,
+        certification_body: None,
+        at: Utc::now(),
+    };
+    let numbers: BTreeSet<CertificateNumber> = registry
+        .search_certificates(&everything, None, 500)
+        .expect("all")
+        .items
+        .iter()
+        .map(|c| c.number().clone())
+        .collect();
+    for n in &numbers {
+        assert_eq!(
+            model.certificate(n).expect("model").value,
+            registry.certificate(n).expect("database"),
+            "certificate {n}"
+        );
+    }
+    assert!(matches!(
+        model.certificate(&CertificateNumber::parse("PSO-2026-999999").expect("n")),
+        Err(CoreError::CertificateNotFound(_))
+    ));
+    same_search(model, registry, &everything, 3, seen);
+    for word in WORDS {
+        let filter = SearchFilter {
+            q: Some(word.to_lowercase()),
+            ..everything.clone()
+        };
+        same_search(model, registry, &filter, 2, seen);
+    }
+    for _ in 0..40 {
+        let filter = random_filter(&mut rng);
+        let limit = *[1, 2, 3, 50].choose(&mut rng).expect("limit");
+        same_search(model, registry, &filter, limit, seen);
+    }
+}
+
+fn cases(db: &TestDatabase) -> u64 {
+    if db.url.starts_with("postgres") {
+        6
+    } else {
+        12
+    }
+}
+
+/// The comparisons covered what they are meant to.
+fn covered(seen: &Seen) {
+    assert!(seen.pages > 100, "{seen:?}");
+    assert!(
+        seen.companies_found > 50 && seen.certificates_found > 50,
+        "{seen:?}"
+    );
+    assert!(seen.ranked_found > 20, "{seen:?}");
+    assert!(seen.certified > 20, "{seen:?}");
+    for status in [
+        "active",
+        "suspended",
+        "revoked",
+        "expired",
+        "not_yet_valid",
+        "not_certified",
+    ] {
+        assert!(
+            seen.statuses.contains(status),
+            "no {status} answer: {seen:?}"
+        );
+    }
+}
+
+fn the_model_answers_as_the_database_does(db: TestDatabase) {
+    let mut seen = Seen::default();
+    for case in 0..cases(&db) {
+        let case_db = if case == 0 {
+            None
+        } else if db.url.starts_with("postgres") {
+            TestDatabase::postgres()
+        } else {
+            Some(TestDatabase::sqlite())
+        };
+        let db = case_db.as_ref().unwrap_or(&db);
+        let seed = 1000 + case;
+        let registry = random_history(db, seed, 60);
+        assert!(registry.model().seq() > 0, "the writes moved the model");
+        same_answers(registry.model(), &registry, seed, &mut seen);
+    }
+    covered(&seen);
+}
+
+fn a_fresh_model_equals_the_one_kept_by_writes(db: TestDatabase) {
+    let seed = 77;
+    let registry = random_history(&db, seed, 80);
+    let fresh = open(&db);
+    fresh.load_model().expect("load");
+    assert_eq!(fresh.model().seq(), registry.model().seq());
+    let mut seen = Seen::default();
+    same_answers(fresh.model(), &registry, seed, &mut seen);
+    same_answers(registry.model(), &fresh, seed + 1, &mut seen);
+    covered(&seen);
+}
