@@ -3,6 +3,11 @@
 //! answers `304 Not Modified` without a body. The middleware does it for every
 //! route; a handler whose answer holds the time of answering (`checked_at`)
 //! tags the rest of the answer itself.
+//!
+//! An answer from the read model says which state of the register it reflects:
+//! `Register-Seq`, the `seq` of the last event applied. That `seq` is part of
+//! the tag, so that a copy is never taken for current once the register moved
+//! on.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -19,11 +24,22 @@ use crate::problem::Problem;
 /// using it: a status answer is only as good as the moment it was given.
 const CACHE_CONTROL: &str = "public, no-cache";
 
+/// The header that names the register state an answer reflects: the `seq` of
+/// the last event the read model had applied.
+pub const REGISTER_SEQ: &str = "register-seq";
+
 /// A strong tag for `basis`: the representation, or the part of it that is not
-/// the time of answering.
-pub fn etag_of(basis: &[u8]) -> String {
+/// the time of answering, and the register state it reflects (`seq`), if any.
+pub fn etag_of(basis: &[u8], seq: Option<&[u8]>) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(basis);
+    let mut hasher = Sha256::new();
+    if let Some(seq) = seq {
+        hasher.update(b"seq ");
+        hasher.update(seq);
+        hasher.update(b"\n");
+    }
+    hasher.update(basis);
+    let digest = hasher.finalize();
     let mut tag = String::with_capacity(34);
     tag.push('"');
     for b in digest.iter().take(16) {
@@ -46,19 +62,23 @@ fn matches(req: &HttpRequest, etag: &str) -> bool {
 }
 
 /// A `200` JSON answer tagged by `basis` (the answer without the time of
-/// answering), or `304` when the client has it already. The tag is weak
-/// (`W/`, RFC 9110, 8.8.1): the same answer, not the same bytes.
+/// answering) as of register state `seq`, or `304` when the client has it
+/// already. The tag is weak (`W/`, RFC 9110, 8.8.1): the same answer, not the
+/// same bytes.
 pub fn json(
     req: &HttpRequest,
     body: &impl Serialize,
     basis: &[u8],
+    seq: i64,
 ) -> Result<HttpResponse, Problem> {
     let bytes = serde_json::to_vec(body).map_err(|e| {
         tracing::error!(error = %e, "cannot serialise a response");
         Problem::internal()
     })?;
     let mut response = HttpResponse::Ok();
-    let etag = format!("W/{}", etag_of(basis));
+    let seq = seq.to_string();
+    let etag = format!("W/{}", etag_of(basis, Some(seq.as_bytes())));
+    response.insert_header((REGISTER_SEQ, seq));
     response.insert_header((
         header::CACHE_CONTROL,
         HeaderValue::from_static(CACHE_CONTROL),
@@ -99,7 +119,8 @@ pub async fn middleware(
             ));
         }
     };
-    let etag = etag_of(&bytes);
+    let seq = head.headers().get(REGISTER_SEQ).map(HeaderValue::as_bytes);
+    let etag = etag_of(&bytes, seq);
     if let Ok(value) = HeaderValue::from_str(&etag) {
         head.headers_mut().insert(header::ETAG, value);
     }
@@ -120,6 +141,17 @@ pub async fn middleware(
     Ok(ServiceResponse::new(request, response))
 }
 
+/// An answer from the read model, as of register state `seq`.
+pub fn as_of(mut response: HttpResponse, seq: i64) -> HttpResponse {
+    if let Ok(value) = HeaderValue::from_str(&seq.to_string()) {
+        response.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static(REGISTER_SEQ),
+            value,
+        );
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,7 +159,7 @@ mod tests {
 
     #[test]
     fn if_none_match_lists_and_weak_tags_are_understood() {
-        let tag = etag_of(b"x");
+        let tag = etag_of(b"x", None);
         for header in [
             tag.clone(),
             format!("\"other\", {tag}"),
@@ -143,8 +175,12 @@ mod tests {
             .insert_header((header::IF_NONE_MATCH, "\"nope\""))
             .to_http_request();
         assert!(!matches(&req, &tag));
-        assert_ne!(etag_of(b"x"), etag_of(b"y"));
+        assert_ne!(etag_of(b"x", None), etag_of(b"y", None));
+        assert_ne!(etag_of(b"x", Some(b"1")), etag_of(b"x", Some(b"2")));
         // The first 16 bytes of SHA-256, in lower-case hex, quoted.
-        assert_eq!(etag_of(b"abc"), "\"ba7816bf8f01cfea414140de5dae2223\"");
+        assert_eq!(
+            etag_of(b"abc", None),
+            "\"ba7816bf8f01cfea414140de5dae2223\""
+        );
     }
 }

@@ -372,6 +372,17 @@ pub const OPERATIONAL_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 /// Operations whose `200` answers are pages with a `Link` to the next.
 const PAGED: [&str; 3] = ["searchCompanies", "searchCertificates", "events"];
 
+/// Operations answered from the read model: their answers say which register
+/// state they reflect (`Register-Seq`).
+const FROM_MEMORY: [&str; 6] = [
+    "companyStatus",
+    "statusBatch",
+    "searchCompanies",
+    "getCompany",
+    "searchCertificates",
+    "getCertificate",
+];
+
 fn header(description: &str, schema: Value) -> Value {
     json!({"description": description, "schema": schema})
 }
@@ -411,6 +422,10 @@ fn add_headers(document: &mut Value) {
         "`*`: a browser on any origin may read this answer (no credentials).",
         json!({"type": "string", "enum": ["*"]}),
     );
+    let register_seq = header(
+        "The register state this answer reflects: the `seq` of the last event (see `/events`) applied to the register the answer was read from. Part of the `ETag`.",
+        json!({"type": "string", "pattern": "^[0-9]{1,19}$", "maxLength": 19, "examples": ["1042"]}),
+    );
     let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
@@ -419,7 +434,12 @@ fn add_headers(document: &mut Value) {
             continue;
         };
         for (method, operation) in item.iter_mut() {
-            let paged = PAGED.contains(&operation["operationId"].as_str().unwrap_or_default());
+            let operation_id = operation["operationId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let paged = PAGED.contains(&operation_id.as_str());
+            let from_memory = FROM_MEMORY.contains(&operation_id.as_str());
             let cross_origin = crate::transport::cross_origin_allowed(
                 &format!("{BASE_PATH}{path}"),
                 &method.to_uppercase(),
@@ -446,6 +466,9 @@ fn add_headers(document: &mut Value) {
                 headers.insert("API-Version".into(), api_version.clone());
                 if cross_origin {
                     headers.insert("Access-Control-Allow-Origin".into(), any_origin.clone());
+                }
+                if from_memory && matches!(status.as_str(), "200" | "304") {
+                    headers.insert("Register-Seq".into(), register_seq.clone());
                 }
                 match status.as_str() {
                     "200" | "304" if method == "get" => {

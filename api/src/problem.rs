@@ -389,6 +389,14 @@ impl Problem {
         )
     }
 
+    /// The register is being loaded into memory (at start-up).
+    pub fn loading() -> Self {
+        Self::new(
+            ProblemType::ServiceUnavailable,
+            "the register is loading; try again in a few seconds",
+        )
+    }
+
     /// A fault of ours: the client gets no detail, the log gets it all.
     pub fn internal() -> Self {
         Self::new(
@@ -485,6 +493,7 @@ impl From<CoreError> for Problem {
                 tracing::warn!(%reason, "database unavailable");
                 Problem::unavailable()
             }
+            CoreError::Loading => Problem::loading(),
             CoreError::Storage(reason) => {
                 tracing::error!(%reason, "storage fault");
                 Problem::internal()

@@ -99,16 +99,48 @@ impl Application {
     }
 
     /// Serves until stopped (SIGTERM/SIGINT or the handle), finishing requests in
-    /// flight, with the expiry job beside it.
+    /// flight, with the read model (loaded, then following the log) and the
+    /// expiry job beside it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let model = tokio::spawn(keep_model(self.registry.clone()));
         let expiry = tokio::spawn(crate::expiry::run(
             self.registry.clone(),
             self.config.expiry_interval,
         ));
         let result = self.server.await;
         expiry.abort();
+        model.abort();
+        if let Ok(follow) = model.await {
+            // Joining the follower waits for its last round at most.
+            let _ = tokio::task::spawn_blocking(move || drop(follow)).await;
+        }
         tracing::info!("stopped");
         result
+    }
+}
+
+/// How long a failed load of the read model waits before it is tried again.
+const MODEL_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Loads the read model (again and again, until it loads: `/readyz` answers
+/// `503` meanwhile), then follows the log; the follower runs until the
+/// returned handle is dropped.
+async fn keep_model(registry: Registry) -> registry_core::Follow {
+    loop {
+        let loading = registry.clone();
+        match tokio::task::spawn_blocking(move || {
+            loading.load_model()?;
+            loading
+                .follow()
+                .map_err(|e| registry_core::CoreError::Storage(e.to_string()))
+        })
+        .await
+        {
+            Ok(Ok(follow)) => return follow,
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot load the read model; trying again"),
+            Err(e) => tracing::error!(error = %e, "loading the read model failed"),
+        }
+        tokio::time::sleep(MODEL_RETRY).await;
     }
 }
 

@@ -10,7 +10,8 @@
 //! - CORS for the public reads and the batch only (`Access-Control-Allow-Origin:
 //!   *`, no credentials), never for the scheme owner's paths or the signed
 //!   writes: a preflight is answered for what a browser may do, and
-//!   `API-Version`, `ETag`, `Link`, `Location` and `Retry-After` are exposed.
+//!   `API-Version`, `ETag`, `Link`, `Location`, `Register-Seq` and
+//!   `Retry-After` are exposed.
 //! - `HEAD` is answered as the `GET` it mirrors, without the body.
 
 use actix_web::body::MessageBody;
@@ -49,7 +50,7 @@ pub fn cross_origin_allowed(pattern: &str, method: &str) -> bool {
     cross_origin_methods(pattern).is_some_and(|methods| methods.split(", ").any(|m| m == method))
 }
 
-const EXPOSED: &str = "API-Version, ETag, Link, Location, Retry-After";
+const EXPOSED: &str = "API-Version, ETag, Link, Location, Register-Seq, Retry-After";
 
 fn insert(headers: &mut header::HeaderMap, name: HeaderName, value: &'static str) {
     headers.insert(name, HeaderValue::from_static(value));

@@ -60,6 +60,10 @@ pub enum CoreError {
     /// The database cannot be reached now; the request may be retried.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The read model is still being built from the database; the request may
+    /// be retried in a few seconds.
+    #[error("the register is still loading")]
+    Loading,
     /// A fault in storage that the client cannot fix (logged, never shown).
     #[error("storage fault: {0}")]
     Storage(String),

@@ -19,7 +19,8 @@ use registry_core::*;
 
 on_both_backends!(
     the_model_answers_as_the_database_does,
-    a_fresh_model_equals_the_one_kept_by_writes
+    a_fresh_model_equals_the_one_kept_by_writes,
+    pages_cut_short_by_the_budget_still_see_every_row_once
 );
 
 const WORDS: [&str; 16] = [
@@ -496,4 +497,105 @@ fn a_fresh_model_equals_the_one_kept_by_writes(db: TestDatabase) {
     same_answers(fresh.model(), &registry, seed, &mut seen);
     same_answers(registry.model(), &fresh, seed + 1, &mut seen);
     covered(&seen);
+}
+
+/// Every page of a search, followed to the end: what it lists, and how many
+/// pages were cut short (fewer items than asked, with more to come).
+fn walk<T>(
+    limit: i64,
+    mut page: impl FnMut(Option<&SearchCursor>) -> SearchPage<T>,
+    mut id: impl FnMut(&T) -> String,
+) -> (Vec<String>, usize) {
+    let mut after: Option<SearchCursor> = None;
+    let mut seen = Vec::new();
+    let mut short = 0;
+    for _ in 0..10_000 {
+        let p = page(after.as_ref());
+        if (p.items.len() as i64) < limit && p.next.is_some() {
+            short += 1;
+        }
+        seen.extend(p.items.iter().map(&mut id));
+        match p.next {
+            Some(next) => after = Some(next),
+            None => return (seen, short),
+        }
+    }
+    panic!("the walk did not end");
+}
+
+/// A request examines a bounded number of candidates: a page may end early,
+/// with a cursor to go on from, and a walk through such pages lists exactly
+/// what an unbounded one does, each row once.
+fn pages_cut_short_by_the_budget_still_see_every_row_once(db: TestDatabase) {
+    let seed = 4242;
+    let registry = random_history(&db, seed, 90);
+    let bounded = open(&db);
+    bounded.load_model().expect("load");
+    bounded.model().set_search_budget(3);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut short_pages = 0;
+    let mut listed = 0;
+    for round in 0..60 {
+        let mut filter = random_filter(&mut rng);
+        if round % 3 == 0 {
+            filter.status = SearchStatus::Any;
+        }
+        let limit = *[1, 2, 5].choose(&mut rng).expect("limit");
+        let company = |h: &CompanyHit| h.company.kvk_number.as_str().to_owned();
+        let (all, _) = walk(
+            limit,
+            |after| {
+                registry
+                    .model()
+                    .search_companies(&filter, after, limit)
+                    .expect("search")
+                    .value
+            },
+            company,
+        );
+        let (cut, short) = walk(
+            limit,
+            |after| {
+                bounded
+                    .model()
+                    .search_companies(&filter, after, limit)
+                    .expect("search")
+                    .value
+            },
+            company,
+        );
+        assert_eq!(cut, all, "companies, {filter:?}, limit {limit}");
+        short_pages += short;
+        listed += all.len();
+        let certificate = |c: &Certificate| c.number().as_str().to_owned();
+        let (all, _) = walk(
+            limit,
+            |after| {
+                registry
+                    .model()
+                    .search_certificates(&filter, after, limit)
+                    .expect("search")
+                    .value
+            },
+            certificate,
+        );
+        let (cut, short) = walk(
+            limit,
+            |after| {
+                bounded
+                    .model()
+                    .search_certificates(&filter, after, limit)
+                    .expect("search")
+                    .value
+            },
+            certificate,
+        );
+        assert_eq!(cut, all, "certificates, {filter:?}, limit {limit}");
+        short_pages += short;
+        listed += all.len();
+    }
+    assert!(
+        short_pages > 20 && listed > 100,
+        "{short_pages} short pages, {listed} rows"
+    );
 }

@@ -38,15 +38,17 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// Waits until `GET /readyz` answers 200 (at most 60 s).
+/// Waits until `GET /readyz` answers 200 (at most about a minute): asked often
+/// at first (a small register loads in milliseconds), then every 100 ms.
 pub async fn wait_ready(http: &reqwest::Client, base: &str) {
-    for _ in 0..600 {
+    for attempt in 0..700 {
         if let Ok(r) = http.get(format!("{base}/readyz")).send().await
             && r.status() == 200
         {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let pause = if attempt < 100 { 5 } else { 100 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
     panic!("the server at {base} did not become ready");
 }

@@ -151,12 +151,15 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         let task = tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        // As a load balancer would: no request before the register is ready.
+        bench::wait_ready(&client, &address).await;
         TestApp {
             address,
-            client: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(30))
-                .build()
-                .expect("http client"),
+            client,
             admin_token,
             audience,
             backend,

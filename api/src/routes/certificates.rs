@@ -217,13 +217,15 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let (filter, limit, after) = params.search()?;
-    let registry = state.registry.clone();
-    let page = read(&state, move || {
-        registry.search_certificates(&filter, after.as_ref(), limit)
-    })
-    .await?;
+    let page = state
+        .registry
+        .model()
+        .search_certificates(&filter, after.as_ref(), limit)
+        .map_err(super::companies::search_refused)?;
+    let seq = page.seq;
+    let page = page.value;
     let items: Vec<CertificateView> = page.items.into_iter().map(render).collect();
-    Ok(page_response(&req, page.next, limit, |next_cursor| {
+    Ok(page_response(&req, page.next, limit, seq, |next_cursor| {
         CertificatePage { items, next_cursor }
     }))
 }
@@ -246,9 +248,11 @@ pub async fn get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let n = number(&path)?;
-    let registry = state.registry.clone();
-    let certificate = read(&state, move || registry.certificate(&n)).await?;
-    Ok(HttpResponse::Ok().json(render(certificate)))
+    let certificate = state.registry.model().certificate(&n)?;
+    Ok(crate::http_cache::as_of(
+        HttpResponse::Ok().json(render(certificate.value)),
+        certificate.seq,
+    ))
 }
 
 /// `GET /v1/certificates/{number}/events`: oldest first, each with its

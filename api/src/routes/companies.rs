@@ -8,9 +8,9 @@ use registry_core::time::start_of_day;
 use registry_core::{CbId, KvkNumber, Level, Province, SearchCursor, SearchFilter, SearchStatus};
 use serde::Deserialize;
 
-use super::read;
 use super::status::kvk_number;
 use crate::extract::Query;
+use crate::http_cache;
 use crate::paging::{self, CompanyPage};
 use crate::problem::Problem;
 use crate::schema::{
@@ -89,12 +89,22 @@ impl SearchParams {
     }
 }
 
-/// Renders a page with `nextCursor` and a `Link` to the next page.
-/// `page` makes the page's body from `nextCursor`.
+/// What a search the core refuses is: a parameter at fault (a cursor it did
+/// not hand out, a name query too broad to rank within a request's bound).
+pub fn search_refused(e: registry_core::CoreError) -> Problem {
+    match e {
+        registry_core::CoreError::Validation(faults) => Problem::parameters(faults),
+        e => Problem::from(e),
+    }
+}
+
+/// Renders a page as of register state `seq`, with `nextCursor` and a `Link`
+/// to the next page. `page` makes the page's body from `nextCursor`.
 pub fn page_response<P: serde::Serialize>(
     req: &HttpRequest,
     next: Option<SearchCursor>,
     limit: i64,
+    seq: i64,
     page: impl FnOnce(Option<String>) -> P,
 ) -> HttpResponse {
     let next_cursor = next.as_ref().map(paging::encode_cursor);
@@ -102,7 +112,7 @@ pub fn page_response<P: serde::Serialize>(
     if let Some(cursor) = &next_cursor {
         response.insert_header((header::LINK, paging::next_link(req, cursor, limit)));
     }
-    response.json(page(next_cursor))
+    http_cache::as_of(response.json(page(next_cursor)), seq)
 }
 
 /// `GET /v1/companies`: search, by relevance with `q`, else by name.
@@ -123,13 +133,15 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let (filter, limit, after) = params.search()?;
-    let registry = state.registry.clone();
-    let page = read(&state, move || {
-        registry.search_companies(&filter, after.as_ref(), limit)
-    })
-    .await?;
+    let page = state
+        .registry
+        .model()
+        .search_companies(&filter, after.as_ref(), limit)
+        .map_err(search_refused)?;
+    let seq = page.seq;
+    let page = page.value;
     let items: Vec<CompanyHitView> = page.items.into_iter().map(CompanyHitView::from).collect();
-    Ok(page_response(&req, page.next, limit, |next_cursor| {
+    Ok(page_response(&req, page.next, limit, seq, |next_cursor| {
         CompanyPage { items, next_cursor }
     }))
 }
@@ -153,24 +165,22 @@ pub async fn get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let kvk = kvk_number(&path)?;
-    let registry = state.registry.clone();
-    let target = kvk.clone();
-    let detail = read(&state, move || {
-        registry.company_detail(&target, registry_core::time::now())
-    })
-    .await?;
-    let Some((company, standing, certificates)) = detail else {
+    let now = registry_core::time::now();
+    let detail = state.registry.model().company_detail(&kvk, now)?;
+    let Some((company, standing, certificates)) = detail.value else {
         return Err(Problem::not_found(format!(
             "the register knows no company {kvk}"
         )));
     };
-    let now = registry_core::time::now();
-    Ok(HttpResponse::Ok().json(CompanyDetailView::new(
-        company,
-        standing,
-        certificates
-            .into_iter()
-            .map(|c| CertificateView::new(c, now))
-            .collect(),
-    )))
+    Ok(http_cache::as_of(
+        HttpResponse::Ok().json(CompanyDetailView::new(
+            company,
+            standing,
+            certificates
+                .into_iter()
+                .map(|c| CertificateView::new(c, now))
+                .collect(),
+        )),
+        detail.seq,
+    ))
 }

@@ -33,7 +33,7 @@ pub struct Health {
     status: &'static str,
 }
 
-/// The database answers.
+/// The read model is loaded and the database answers.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     /// `ready`.
@@ -42,10 +42,14 @@ pub struct Readiness {
     /// `sqlite` or `postgres`.
     #[schema(example = "sqlite", max_length = 16, pattern = "^(sqlite|postgres)$")]
     database: &'static str,
+    /// The `seq` of the last event the read model applied: the register state
+    /// reads are answered from.
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
+    seq: i64,
 }
 
-/// `GET /readyz`: the database answers; 503 problem when it does not (within a
-/// second, never a hang).
+/// `GET /readyz`: the read model is loaded and the database answers; 503
+/// problem otherwise (within a second, never a hang).
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -57,11 +61,15 @@ pub struct Readiness {
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    if !state.registry.model().is_loaded() {
+        return Err(Problem::loading());
+    }
     let registry = state.registry.clone();
     blocking(move || registry.ping(READY_TIMEOUT)).await?;
     Ok(HttpResponse::Ok().json(Readiness {
         status: "ready",
         database: state.registry.backend().as_str(),
+        seq: state.registry.model().seq(),
     }))
 }
 

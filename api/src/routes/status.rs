@@ -7,7 +7,6 @@ use registry_core::time::{end_of_day, start_of_day};
 use registry_core::{FieldError, IntervalEnd, KvkNumber, Level, StatusAnswer, StatusQuery};
 use serde::{Deserialize, Serialize};
 
-use super::read;
 use crate::extract::{Json, Query};
 use crate::http_cache;
 use crate::paging::StatusList;
@@ -178,10 +177,8 @@ pub async fn one(
         params.level_min,
     )
     .map_err(Problem::parameters)?;
-    let registry = state.registry.clone();
-    let target = kvk.clone();
-    let answer = read(&state, move || registry.company_status(&target, &query)).await?;
-    let mut view = StatusView::new(&kvk, &query, answer, "");
+    let answer = state.registry.model().company_status(&kvk, &query)?;
+    let mut view = StatusView::new(&kvk, &query, answer.value, "");
     // The tag is the answer to the question asked: without `on`, that is "now",
     // whose instant is left out, so that the tag holds until the answer changes.
     if params.on.is_none() {
@@ -190,7 +187,7 @@ pub async fn one(
     let basis = serde_json::to_vec(&view).unwrap_or_default();
     view.on = instant(query.on);
     view.checked_at = instant(registry_core::time::now());
-    http_cache::json(&req, &view, &basis)
+    http_cache::json(&req, &view, &basis, answer.seq)
 }
 
 /// The body of `POST /v1/status/batch`.
@@ -211,8 +208,7 @@ pub struct BatchRequest {
 crate::contract::body_contract!(BatchRequest);
 
 /// `POST /v1/status/batch`: up to 1,000 KvK numbers, one answer each, in the
-/// order asked (duplicates answered each time), read in a bounded number of
-/// database queries.
+/// order asked (duplicates answered each time), from the read model.
 #[utoipa::path(
     post,
     path = "/status/batch",
@@ -230,17 +226,21 @@ pub async fn batch(
 ) -> Result<HttpResponse, Problem> {
     let query = question(body.on.as_deref(), body.until.as_deref(), body.level_min)
         .map_err(Problem::validation)?;
-    let registry = state.registry.clone();
-    let asked = body.kvk_numbers.clone();
-    let answers = read(&state, move || registry.company_statuses(&asked, &query)).await?;
+    let answers = state
+        .registry
+        .model()
+        .company_statuses(&body.kvk_numbers, &query)?;
     let checked_at = instant(registry_core::time::now());
     let items: Vec<StatusView> = body
         .kvk_numbers
         .iter()
-        .zip(answers)
+        .zip(answers.value)
         .map(|(kvk, answer)| StatusView::new(kvk, &query, answer, &checked_at))
         .collect();
-    Ok(HttpResponse::Ok().json(StatusList { items }))
+    Ok(http_cache::as_of(
+        HttpResponse::Ok().json(StatusList { items }),
+        answers.seq,
+    ))
 }
 
 #[cfg(test)]

@@ -104,11 +104,15 @@ fn run(model: Weak<ReadModel>, connector: &Connector, stop: &AtomicBool) {
         };
         let mut due = model.wait_for_call(tick) || last_read.elapsed() >= POLL;
         if let AnyConnection::Postgresql(pg) = c {
+            // What the socket holds; an error (a connection lost) ends the
+            // round, and the read below finds out.
             for note in pg.notifications_iter() {
                 match note {
-                    Ok(n) if n.payload.parse::<i64>().is_ok_and(|s| s > model.seq()) => due = true,
-                    Ok(_) => {}
-                    Err(_) => due = true,
+                    Ok(n) => due |= n.payload.parse::<i64>().is_ok_and(|s| s > model.seq()),
+                    Err(_) => {
+                        due = true;
+                        break;
+                    }
                 }
             }
         }

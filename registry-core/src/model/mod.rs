@@ -87,6 +87,8 @@ pub struct ReadModel {
     /// `applied`, readable without a lock (for metrics and readiness).
     seq: AtomicI64,
     loaded: AtomicBool,
+    /// Candidates one search page may examine (see `search`).
+    budget: std::sync::atomic::AtomicUsize,
 }
 
 fn recover<T>(r: Result<T, std::sync::PoisonError<T>>) -> T {
@@ -94,7 +96,7 @@ fn recover<T>(r: Result<T, std::sync::PoisonError<T>>) -> T {
 }
 
 fn loading() -> CoreError {
-    CoreError::Unavailable("the register's read model is still loading".into())
+    CoreError::Loading
 }
 
 impl ReadModel {
@@ -108,7 +110,19 @@ impl ReadModel {
             woken: Condvar::new(),
             seq: AtomicI64::new(0),
             loaded: AtomicBool::new(false),
+            budget: std::sync::atomic::AtomicUsize::new(search::EXAMINED_PER_PAGE),
         }
+    }
+
+    /// The same model with searches examining at most `n` candidates a page,
+    /// so that tests see pages cut short on little data.
+    #[cfg(feature = "test-support")]
+    pub fn set_search_budget(&self, n: usize) {
+        self.budget.store(n.max(1), Ordering::Relaxed);
+    }
+
+    fn budget(&self) -> search::Budget {
+        search::Budget::new(self.budget.load(Ordering::Relaxed))
     }
 
     /// Whether the model has been built and answers.
@@ -382,7 +396,7 @@ impl ReadModel {
         limit: i64,
     ) -> Result<AsOf<SearchPage<CompanyHit>>, CoreError> {
         let limit = usize::try_from(limit).unwrap_or(0);
-        let page = self.read(|s| s.search_companies(filter, after, limit))?;
+        let page = self.read(|s| s.search_companies(filter, after, limit, self.budget()))?;
         Ok(AsOf {
             seq: page.seq,
             value: page.value?,
@@ -397,7 +411,7 @@ impl ReadModel {
         limit: i64,
     ) -> Result<AsOf<SearchPage<Certificate>>, CoreError> {
         let limit = usize::try_from(limit).unwrap_or(0);
-        let page = self.read(|s| s.search_certificates(filter, after, limit))?;
+        let page = self.read(|s| s.search_certificates(filter, after, limit, self.budget()))?;
         Ok(AsOf {
             seq: page.seq,
             value: page.value?,

@@ -174,11 +174,11 @@ impl Store {
         filter: &SearchFilter,
         after: Option<&SearchCursor>,
         limit: usize,
+        mut budget: Budget,
     ) -> Result<SearchPage<CompanyHit>, CoreError> {
         let Some(compiled) = compile(self, filter) else {
             return Ok(page(Vec::new(), None));
         };
-        let mut budget = Budget::new(EXAMINED_PER_PAGE);
         if let Some(q) = filter.ranked_query() {
             let start = after
                 .map(|c| {
@@ -376,11 +376,11 @@ impl Store {
         filter: &SearchFilter,
         after: Option<&SearchCursor>,
         limit: usize,
+        mut budget: Budget,
     ) -> Result<SearchPage<Certificate>, CoreError> {
         let Some(compiled) = compile(self, filter) else {
             return Ok(page(Vec::new(), None));
         };
-        let mut budget = Budget::new(EXAMINED_PER_PAGE);
         let mut hits: Vec<(SearchCursor, u32)> = Vec::new();
         let mut next = None;
         if let Some(q) = filter.ranked_query() {
