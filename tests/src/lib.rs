@@ -30,9 +30,12 @@ pub struct TestApp {
     pub admin_token: String,
     pub audience: String,
     pub backend: Backend,
+    /// The `DATABASE_URL` the server was given.
+    pub database_url: String,
     handle: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    _db: TestDatabase,
+    /// The database, when this server owns it (a replica does not).
+    db: Option<TestDatabase>,
 }
 
 /// Runs each named `async fn(&TestApp)` against a server on SQLite and on
@@ -91,7 +94,32 @@ impl TestApp {
 
     /// A server on `db`, reaching it through `url` (which may lead through a proxy).
     pub async fn spawn_on(db: TestDatabase, backend: Backend, url: &str) -> TestApp {
-        Self::spawn_configured(db, backend, url, true, |_| {}).await
+        Self::spawn_configured(Some(db), backend, url, Some(random_token()), |_| {}).await
+    }
+
+    /// Another server on this one's database, with the same admin token: a
+    /// replica behind the same load balancer.
+    pub async fn replica(&self) -> TestApp {
+        Self::spawn_configured(
+            None,
+            self.backend,
+            &self.database_url,
+            Some(self.admin_token.clone()),
+            |_| {},
+        )
+        .await
+    }
+
+    /// Stops this server and starts a new one on its database (a restart).
+    pub async fn restart(mut self) -> TestApp {
+        let db = self.db.take();
+        let (backend, url, token) = (
+            self.backend,
+            self.database_url.clone(),
+            self.admin_token.clone(),
+        );
+        self.stop().await;
+        Self::spawn_configured(db, backend, &url, Some(token), |_| {}).await
     }
 
     /// A server with one more route, `GET /test/panic`, whose handler panics.
@@ -109,24 +137,27 @@ impl TestApp {
         }
         let db = fresh_database(backend).await?;
         let url = db.url.clone();
-        Some(Self::spawn_configured(db, backend, &url, true, panicking).await)
+        Some(Self::spawn_configured(Some(db), backend, &url, Some(random_token()), panicking).await)
     }
 
     /// A server without `REGISTRY_ADMIN_TOKEN`: no admin API.
     pub async fn spawn_without_admin(backend: Backend) -> Option<TestApp> {
         let db = fresh_database(backend).await?;
         let url = db.url.clone();
-        Some(Self::spawn_configured(db, backend, &url, false, |_| {}).await)
+        Some(Self::spawn_configured(Some(db), backend, &url, None, |_| {}).await)
     }
 
+    /// A server on `url`, owning `db` when given; with the admin API when an
+    /// admin token is given.
     async fn spawn_configured(
-        db: TestDatabase,
+        db: Option<TestDatabase>,
         backend: Backend,
         url: &str,
-        with_admin: bool,
+        admin: Option<String>,
         extra: pso_api::startup::ExtraRoutes,
     ) -> TestApp {
-        let admin_token = random_token();
+        let with_admin = admin.is_some();
+        let admin_token = admin.unwrap_or_else(random_token);
         let audience = "https://register.test/pso".to_owned();
         let vars: HashMap<&str, String> = HashMap::from([
             ("DATABASE_URL", url.to_owned()),
@@ -163,9 +194,10 @@ impl TestApp {
             admin_token,
             audience,
             backend,
+            database_url: url.to_owned(),
             handle,
             task,
-            _db: db,
+            db,
         }
     }
 
