@@ -119,6 +119,11 @@ fn open(db: &TestDatabase) -> Registry {
 /// refuse are simply refused).
 fn random_history(db: &TestDatabase, seed: u64, steps: usize) -> Registry {
     let registry = open(db);
+    // Small blocks of the name order (every other history) so that walks
+    // skip, seek and split across many of them.
+    registry
+        .model()
+        .set_order_block(if seed.is_multiple_of(2) { 2 } else { 512 });
     registry.load_model().expect("load the empty model");
     for cb in CBS {
         registry
@@ -491,6 +496,7 @@ fn a_fresh_model_equals_the_one_kept_by_writes(db: TestDatabase) {
     let seed = 77;
     let registry = random_history(&db, seed, 80);
     let fresh = open(&db);
+    fresh.model().set_order_block(3);
     fresh.load_model().expect("load");
     assert_eq!(fresh.model().seq(), registry.model().seq());
     let mut seen = Seen::default();
@@ -530,6 +536,7 @@ fn pages_cut_short_by_the_budget_still_see_every_row_once(db: TestDatabase) {
     let seed = 4242;
     let registry = random_history(&db, seed, 90);
     let bounded = open(&db);
+    bounded.model().set_order_block(2);
     bounded.load_model().expect("load");
     bounded.model().set_search_budget(3);
     let mut rng = StdRng::seed_from_u64(seed);

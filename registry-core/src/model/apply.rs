@@ -69,6 +69,7 @@ impl Store {
                 if let Some(c) = self.certificate_mut(id) {
                     c.periods.push(period);
                 }
+                self.summarise(id);
                 Ok(())
             }
             EventKind::Suspended
@@ -85,6 +86,7 @@ impl Store {
                     });
                     c.changes = changes.into_boxed_slice();
                 }
+                self.summarise(id);
                 Ok(())
             }
             // Expiry changes nothing the status rule reads; accreditation
@@ -164,6 +166,7 @@ impl Store {
             },
             number,
         );
+        self.summarise(id);
         Ok(())
     }
 

@@ -29,9 +29,11 @@ impl Store {
     pub(crate) fn load(
         conn: &mut AnyConnection,
         rules: SchemeRules,
+        block: usize,
     ) -> Result<(Store, i64), CoreError> {
         conn.in_snapshot(|conn, seq| {
             let mut store = Store::new(rules);
+            store.order = NameOrder::from_sorted(Vec::new(), block);
             let words: Vec<String> = search_words::table
                 .order(search_words::id.asc())
                 .select(search_words::word)
@@ -39,14 +41,15 @@ impl Store {
             for w in &words {
                 store.vocabulary.word(w);
             }
-            store.load_companies(conn)?;
+            store.load_companies(conn, block)?;
             store.load_certificates(conn)?;
+            store.summarise_all();
             Ok((store, seq))
         })
     }
 
     /// Every company, in name order (as the database's index has them).
-    fn load_companies(&mut self, conn: &mut AnyConnection) -> Result<(), CoreError> {
+    fn load_companies(&mut self, conn: &mut AnyConnection, block: usize) -> Result<(), CoreError> {
         let mut after: Option<(String, String)> = None;
         let mut in_order: Vec<u32> = Vec::new();
         let mut sorted = true;
@@ -118,7 +121,7 @@ impl Store {
             .enumerate()
             .map(|(i, c)| {
                 // Only a block's first key is kept.
-                let key = if i % 512 == 0 {
+                let key = if i % block == 0 {
                     self.sort_key(*c)
                 } else {
                     (String::new(), 0)
@@ -126,7 +129,7 @@ impl Store {
                 (key, *c)
             })
             .collect();
-        self.order = NameOrder::from_sorted(keyed);
+        self.order = NameOrder::from_sorted(keyed, block);
         self.word_ids.shrink_to_fit();
         for list in &mut self.city_companies {
             list.shrink_to_fit();
@@ -291,9 +294,12 @@ impl Store {
                 c.periods = periods;
                 c.changes = history.standing_changes.into_boxed_slice();
             }
+            self.summarise(cert);
             return Ok(());
         }
-        self.put_row(row, subsidiaries)
+        self.put_row(row, subsidiaries)?;
+        self.summarise(cert);
+        Ok(())
     }
 }
 

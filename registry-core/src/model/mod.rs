@@ -27,6 +27,7 @@ mod order;
 mod reads;
 mod search;
 mod store;
+mod summary;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -89,6 +90,8 @@ pub struct ReadModel {
     loaded: AtomicBool,
     /// Candidates one search page may examine (see `search`).
     budget: std::sync::atomic::AtomicUsize,
+    /// Companies per block of the name order (see `order`).
+    block: std::sync::atomic::AtomicUsize,
 }
 
 fn recover<T>(r: Result<T, std::sync::PoisonError<T>>) -> T {
@@ -111,7 +114,15 @@ impl ReadModel {
             seq: AtomicI64::new(0),
             loaded: AtomicBool::new(false),
             budget: std::sync::atomic::AtomicUsize::new(search::EXAMINED_PER_PAGE),
+            block: std::sync::atomic::AtomicUsize::new(order::BLOCK),
         }
+    }
+
+    /// The same model with the name order in blocks of `n` companies (from its
+    /// next load), so that tests walk, split and skip many blocks on little data.
+    #[cfg(feature = "test-support")]
+    pub fn set_order_block(&self, n: usize) {
+        self.block.store(n.max(1), Ordering::Relaxed);
     }
 
     /// The same model with searches examining at most `n` candidates a page,
@@ -142,7 +153,8 @@ impl ReadModel {
     /// Builds the model from the database (replacing any earlier one).
     pub(crate) fn load(&self, conn: &mut AnyConnection) -> Result<(), CoreError> {
         let started = Instant::now();
-        let (store, seq) = Store::load(conn, self.rules.clone())?;
+        let block = self.block.load(Ordering::Relaxed);
+        let (store, seq) = Store::load(conn, self.rules.clone(), block)?;
         let report = store.report();
         let mut p = self.progress();
         *recover(self.store.write()) = Some(store);

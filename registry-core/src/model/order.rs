@@ -2,24 +2,49 @@
 //! them: a sorted sequence cut into blocks, so that a company is placed or
 //! found by two binary searches and added by moving at most one block.
 
+use super::summary::Summary;
+
 /// A place in name order: the folded name and the KvK number.
 pub(crate) type NameKey = (String, u32);
 
 /// Companies per block after loading; a block twice this size is split.
-const BLOCK: usize = 512;
+pub(crate) const BLOCK: usize = 512;
 
 #[derive(Debug, Default)]
 struct Block {
     /// The key of its first company.
     first: NameKey,
     companies: Vec<u32>,
+    /// The certificates covering its companies.
+    covered: Summary,
+    /// The certificates its companies hold (as main applicant).
+    held: Summary,
+}
+
+/// Which of a block's summaries a walk reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Of {
+    Covered,
+    Held,
 }
 
 /// Company indexes in name order.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct NameOrder {
     blocks: Vec<Block>,
     len: usize,
+    /// Companies per block (see [`BLOCK`]; tests use fewer).
+    block: usize,
+}
+
+impl Default for NameOrder {
+    fn default() -> Self {
+        Self {
+            blocks: Vec::new(),
+            len: 0,
+            block: BLOCK,
+        }
+    }
 }
 
 /// A position in the order: a block and a place in it.
@@ -30,15 +55,17 @@ pub(crate) struct Position {
 }
 
 impl NameOrder {
-    /// The order of `companies`, given sorted by key.
-    pub fn from_sorted(companies: Vec<(NameKey, u32)>) -> Self {
+    /// The order of `companies`, given sorted by key, in blocks of `block`
+    /// (every key but each block's first may be left empty).
+    pub fn from_sorted(companies: Vec<(NameKey, u32)>, block: usize) -> Self {
         let len = companies.len();
-        let mut blocks = Vec::with_capacity(len / BLOCK + 1);
+        let block = block.max(1);
+        let mut blocks = Vec::with_capacity(len / block + 1);
         let mut rest = companies.into_iter().peekable();
         while let Some((first, company)) = rest.next() {
-            let mut ids = Vec::with_capacity(BLOCK);
+            let mut ids = Vec::with_capacity(block);
             ids.push(company);
-            while ids.len() < BLOCK {
+            while ids.len() < block {
                 match rest.next() {
                     Some((_, c)) => ids.push(c),
                     None => break,
@@ -47,9 +74,77 @@ impl NameOrder {
             blocks.push(Block {
                 first,
                 companies: ids,
+                ..Block::default()
             });
         }
-        Self { blocks, len }
+        Self { blocks, len, block }
+    }
+
+    /// The block holding the company of `key` (or where it would be).
+    fn block_of(&self, key: &NameKey) -> usize {
+        self.blocks
+            .partition_point(|b| b.first <= *key)
+            .saturating_sub(1)
+    }
+
+    /// Widens the summary of the company of `key`'s block.
+    pub fn widen(&mut self, key: &NameKey, of: Of, summary: &Summary) {
+        let block = self.block_of(key);
+        if let Some(b) = self.blocks.get_mut(block) {
+            match of {
+                Of::Covered => b.covered.widen(summary),
+                Of::Held => b.held.widen(summary),
+            }
+        }
+    }
+
+    /// Every company with the index of its block (bulk loading).
+    pub fn blocks_of(&self) -> impl Iterator<Item = (u32, usize)> + '_ {
+        self.blocks
+            .iter()
+            .enumerate()
+            .flat_map(|(i, b)| b.companies.iter().map(move |c| (*c, i)))
+    }
+
+    /// Widens block `block`'s summary (bulk loading).
+    pub fn widen_block(&mut self, block: usize, of: Of, summary: &Summary) {
+        if let Some(b) = self.blocks.get_mut(block) {
+            match of {
+                Of::Covered => b.covered.widen(summary),
+                Of::Held => b.held.widen(summary),
+            }
+        }
+    }
+
+    /// `p`, or the start of the first block from `p`'s on whose summary
+    /// `keep` accepts; and how many blocks were passed over.
+    pub fn skip(
+        &self,
+        mut p: Position,
+        of: Of,
+        keep: impl Fn(&Summary) -> bool,
+    ) -> (Position, usize) {
+        let mut skipped = 0;
+        while let Some(b) = self.blocks.get(p.block) {
+            let summary = match of {
+                Of::Covered => &b.covered,
+                Of::Held => &b.held,
+            };
+            if keep(summary) {
+                break;
+            }
+            skipped += 1;
+            p = Position {
+                block: p.block + 1,
+                at: 0,
+            };
+        }
+        (self.normalise(p), skipped)
+    }
+
+    /// Whether `p` is the first place of a block.
+    pub fn at_block_start(p: Position) -> bool {
+        p.at == 0
     }
 
     /// How many companies it holds.
@@ -114,27 +209,29 @@ impl NameOrder {
             self.blocks.push(Block {
                 first: key.clone(),
                 companies: vec![company],
+                ..Block::default()
             });
             return;
         }
-        let block = self
-            .blocks
-            .partition_point(|b| b.first <= *key)
-            .saturating_sub(1);
+        let block = self.block_of(key);
         let b = &mut self.blocks[block];
         let at = b.companies.partition_point(|c| key_of(*c) < *key);
         b.companies.insert(at, company);
         if at == 0 {
             b.first = key.clone();
         }
-        if b.companies.len() >= 2 * BLOCK {
-            let tail = b.companies.split_off(BLOCK);
+        if b.companies.len() >= 2 * self.block {
+            // Both halves promise what the whole did.
+            let tail = b.companies.split_off(self.block);
             let first = key_of(tail[0]);
+            let (covered, held) = (b.covered, b.held);
             self.blocks.insert(
                 block + 1,
                 Block {
                     first,
                     companies: tail,
+                    covered,
+                    held,
                 },
             );
         }
@@ -142,10 +239,7 @@ impl NameOrder {
 
     /// Takes `company`, whose key was `key`, out.
     pub fn remove(&mut self, company: u32, key: &NameKey, key_of: &impl Fn(u32) -> NameKey) {
-        let block = self
-            .blocks
-            .partition_point(|b| b.first <= *key)
-            .saturating_sub(1);
+        let block = self.block_of(key);
         let Some(b) = self.blocks.get_mut(block) else {
             return;
         };
@@ -179,10 +273,10 @@ mod tests {
 
     #[test]
     fn inserts_and_removals_keep_the_order() {
-        let mut order = NameOrder::default();
+        let mut order = NameOrder::from_sorted(Vec::new(), 8);
         let key_of = |c: u32| key(c);
         // A scrambled insertion order, enough to split blocks.
-        let n = 3 * BLOCK as u32;
+        let n = 300;
         for i in 0..n {
             let c = (i * 7919) % n;
             order.insert(c, &key(c), &key_of);

@@ -13,8 +13,9 @@
 use std::collections::BTreeSet;
 
 use super::names::{Ranked, Start, WordsOf};
-use super::order::NameKey;
+use super::order::{NameKey, NameOrder, Of};
 use super::store::Store;
+use super::summary::{Classes, needed};
 use crate::certificate::CertificateNumber;
 use crate::company::KvkNumber;
 use crate::error::CoreError;
@@ -176,7 +177,8 @@ impl Store {
         limit: usize,
         mut budget: Budget,
     ) -> Result<SearchPage<CompanyHit>, CoreError> {
-        let Some(compiled) = compile(self, filter) else {
+        let classes = needed(filter, true);
+        let Some(compiled) = compile(self, filter).filter(|_| !classes.is_empty()) else {
             return Ok(page(Vec::new(), None));
         };
         if let Some(q) = filter.ranked_query() {
@@ -235,7 +237,8 @@ impl Store {
         let position = after
             .map(|c| Ok::<_, CoreError>((c.key.clone(), kvk_of_cursor(&c.id)?)))
             .transpose()?;
-        let (hits, next) = self.walk_names(&compiled, position.as_ref(), limit, &mut budget);
+        let (hits, next) =
+            self.walk_names(&compiled, classes, position.as_ref(), limit, &mut budget);
         let items = hits
             .into_iter()
             .map(|(c, standing)| CompanyHit {
@@ -304,6 +307,7 @@ impl Store {
     fn walk_names(
         &self,
         compiled: &Compiled<'_>,
+        classes: Classes,
         position: Option<&NameKey>,
         limit: usize,
         budget: &mut Budget,
@@ -348,12 +352,26 @@ impl Store {
         };
         let mut hits: Vec<(u32, StatusAnswer)> = Vec::new();
         let mut examined = None;
+        // Blocks whose certificates cannot match on the day are passed over.
+        let t = compiled.filter.at;
+        let skip = |at| {
+            if classes.is_all() {
+                at
+            } else {
+                self.order.skip(at, Of::Covered, |s| s.may(classes, t)).0
+            }
+        };
+        at = skip(at);
         while let Some((c, after)) = self.order.next(at) {
             // The first is always examined, so that every page moves on.
             if !budget.spend(1) && examined.is_some() {
                 break;
             }
-            at = after;
+            at = if NameOrder::at_block_start(after) {
+                skip(after)
+            } else {
+                after
+            };
             examined = Some(c);
             if let Some(standing) = compiled.company(self, c) {
                 if hits.len() == limit {
@@ -378,7 +396,8 @@ impl Store {
         limit: usize,
         mut budget: Budget,
     ) -> Result<SearchPage<Certificate>, CoreError> {
-        let Some(compiled) = compile(self, filter) else {
+        let classes = needed(filter, false);
+        let Some(compiled) = compile(self, filter).filter(|_| !classes.is_empty()) else {
             return Ok(page(Vec::new(), None));
         };
         let mut hits: Vec<(SearchCursor, u32)> = Vec::new();
@@ -447,7 +466,8 @@ impl Store {
                 ));
             }
         } else {
-            next = self.walk_certificates(&compiled, after, limit, &mut budget, &mut hits)?;
+            next =
+                self.walk_certificates(&compiled, classes, after, limit, &mut budget, &mut hits)?;
         }
         if hits.len() > limit {
             hits.truncate(limit);
@@ -471,6 +491,7 @@ impl Store {
     fn walk_certificates(
         &self,
         compiled: &Compiled<'_>,
+        classes: Classes,
         after: Option<&SearchCursor>,
         limit: usize,
         budget: &mut Budget,
@@ -493,7 +514,15 @@ impl Store {
             })
         };
         let mut progressed = false;
+        let t = compiled.filter.at;
+        let mut first_round = true;
         loop {
+            // A new group begins: blocks whose certificates cannot match on
+            // the day are passed over.
+            if !classes.is_all() && (first_round || NameOrder::at_block_start(at)) {
+                at = self.order.skip(at, Of::Held, |s| s.may(classes, t)).0;
+            }
+            first_round = false;
             let Some((first, _)) = self.order.next(at) else {
                 return Ok(None);
             };

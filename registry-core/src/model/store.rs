@@ -11,7 +11,8 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use smallvec::SmallVec;
 
 use super::names::Vocabulary;
-use super::order::NameOrder;
+use super::order::{NameOrder, Of};
+use super::summary::Summary;
 use crate::certificate::{CbReference, CertificateNumber, StandingChange};
 use crate::certification_body::CbId;
 use crate::company::{KvkNumber, Name, Province, SbiCode};
@@ -601,7 +602,8 @@ impl Store {
         let search_text = self.search_text(id);
         self.set_words(id, &search_text);
         let new_key = self.sort_key(id);
-        if old_key.as_ref() != Some(&new_key) {
+        let moved = old_key.as_ref() != Some(&new_key);
+        if moved {
             let Store {
                 order,
                 companies,
@@ -617,7 +619,62 @@ impl Store {
             }
             order.insert(id, &new_key, &key_of);
         }
+        if moved {
+            // Its new block promises what its certificates hold.
+            let certificates: Vec<u32> = self.certificates_of(id).collect();
+            for cert in certificates {
+                if let Some(facts) = self.facts(cert) {
+                    let summary = Summary::of(&facts);
+                    let held = facts.rec.main == id;
+                    self.order.widen(&new_key, Of::Covered, &summary);
+                    if held {
+                        self.order.widen(&new_key, Of::Held, &summary);
+                    }
+                }
+            }
+        }
         id
+    }
+
+    /// Widens the name order's summaries by certificate `id`'s standings: the
+    /// blocks of every company it covers, and of its holder.
+    pub fn summarise(&mut self, id: u32) {
+        let Some(facts) = self.facts(id) else { return };
+        let summary = Summary::of(&facts);
+        let holder = facts.rec.main;
+        let covered: Vec<u32> = std::iter::once(holder)
+            .chain(facts.rec.subsidiaries.iter().copied())
+            .collect();
+        for company in covered {
+            let key = self.sort_key(company);
+            self.order.widen(&key, Of::Covered, &summary);
+        }
+        let key = self.sort_key(holder);
+        self.order.widen(&key, Of::Held, &summary);
+    }
+
+    /// Every block's summaries from every certificate (bulk loading).
+    pub fn summarise_all(&mut self) {
+        let mut block_of = vec![0usize; self.companies.len()];
+        for (company, block) in self.order.blocks_of() {
+            block_of[company as usize] = block;
+        }
+        for id in 0..self.certificates.len() as u32 {
+            let Some(facts) = self.facts(id) else {
+                continue;
+            };
+            let summary = Summary::of(&facts);
+            let holder = facts.rec.main;
+            let covered: Vec<u32> = std::iter::once(holder)
+                .chain(facts.rec.subsidiaries.iter().copied())
+                .collect();
+            for company in covered {
+                self.order
+                    .widen_block(block_of[company as usize], Of::Covered, &summary);
+            }
+            self.order
+                .widen_block(block_of[holder as usize], Of::Held, &summary);
+        }
     }
 
     /// Records that certificate `cert` covers `company`.
