@@ -24,7 +24,7 @@ use crate::routes;
 
 /// The contract's version (semver): `info.version`, and the `API-Version` header
 /// of every answer. See `openapi/CHANGELOG.md`.
-pub const CONTRACT_VERSION: &str = "1.1.0";
+pub const CONTRACT_VERSION: &str = "1.2.0";
 
 /// The base path of version 1 of the contract (ADR `/core/uri-version`).
 pub const BASE_PATH: &str = "/v1";

@@ -36,6 +36,12 @@ impl CbId {
     }
 }
 
+impl AsRef<str> for CbId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TryFrom<String> for CbId {
     type Error = InvalidValue;
     fn try_from(s: String) -> Result<Self, Self::Error> {

@@ -36,6 +36,12 @@ impl HandbookVersion {
     }
 }
 
+impl AsRef<str> for HandbookVersion {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TryFrom<String> for HandbookVersion {
     type Error = InvalidValue;
     fn try_from(s: String) -> Result<Self, Self::Error> {

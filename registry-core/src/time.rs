@@ -24,6 +24,31 @@ pub fn within_range(t: DateTime<Utc>) -> bool {
 /// Midnight always exists there (daylight saving changes at 02:00/03:00), so the
 /// earliest mapping is the only one.
 pub fn start_of_day(date: NaiveDate) -> DateTime<Utc> {
+    // The days a register asks about, worked out once: the time zone's rules
+    // are a search through its transitions, and the status rule asks often.
+    static DAYS: std::sync::OnceLock<Vec<i64>> = std::sync::OnceLock::new();
+    let days = DAYS.get_or_init(|| {
+        (0..TABLE_DAYS)
+            .map(|i| zone_start_of_day(TABLE_FIRST + Days::new(i)).timestamp())
+            .collect()
+    });
+    let index = (date - TABLE_FIRST).num_days();
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| days.get(i))
+        .and_then(|s| DateTime::from_timestamp(*s, 0))
+        .unwrap_or_else(|| zone_start_of_day(date))
+}
+
+/// The first day [`start_of_day`] keeps worked out, and how many follow.
+const TABLE_FIRST: NaiveDate = match NaiveDate::from_ymd_opt(1990, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+const TABLE_DAYS: u64 = 366 * 120;
+
+/// [`start_of_day`] from the time zone's rules.
+fn zone_start_of_day(date: NaiveDate) -> DateTime<Utc> {
     let midnight = date.and_time(chrono::NaiveTime::MIN);
     match Amsterdam.from_local_datetime(&midnight).earliest() {
         Some(t) => t.with_timezone(&Utc),
@@ -76,6 +101,17 @@ pub fn date_at(t: DateTime<Utc>) -> NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_day_table_is_the_time_zone() {
+        let mut day = NaiveDate::from_ymd_opt(1985, 1, 1).expect("date");
+        while day < NaiveDate::from_ymd_opt(2115, 1, 1).expect("date") {
+            assert_eq!(start_of_day(day), zone_start_of_day(day), "{day}");
+            day = day + Days::new(1);
+        }
+        let far = NaiveDate::from_ymd_opt(9999, 12, 31).expect("date");
+        assert_eq!(start_of_day(far), zone_start_of_day(far));
+    }
 
     #[test]
     fn dates_are_read_as_full_dates_only() {

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use smallvec::smallvec;
 
-use super::store::{CertRec, CompanyFacts, Store};
+use super::store::{CbRef, CertRec, CompanyFacts, Store};
 use crate::certificate::{Standing, StandingChange};
 use crate::company::{KvkNumber, Name, Province, SbiCode};
 use crate::error::CoreError;
@@ -78,13 +78,17 @@ impl Store {
             | EventKind::Superseded => {
                 let standing = event.kind.standing().unwrap_or(Standing::Revoked);
                 let id = self.event_certificate(event)?;
-                if let Some(c) = self.certificate_mut(id) {
-                    let mut changes = std::mem::take(&mut c.changes).into_vec();
-                    changes.push(StandingChange {
-                        standing,
-                        effective_at: event.effective_at,
-                    });
-                    c.changes = changes.into_boxed_slice();
+                let change = StandingChange {
+                    standing,
+                    effective_at: event.effective_at,
+                };
+                let Store {
+                    certificates,
+                    changes,
+                    ..
+                } = self;
+                if let Some(c) = certificates.get_mut(id as usize).and_then(Option::as_mut) {
+                    c.changes = changes.append(c.changes, change);
                 }
                 self.summarise(id);
                 Ok(())
@@ -151,18 +155,19 @@ impl Store {
         let period = self.model_period(&detail.period);
         let cb = self.cbs.id(cb);
         let cb_reference = self.texts.push(detail.cb_reference.as_str());
+        let subsidiaries = self.covered.push(&covered);
         self.put_certificate(
             id,
             CertRec {
                 main,
-                subsidiaries: covered.into_boxed_slice(),
-                cb: u16::try_from(cb).unwrap_or(u16::MAX),
+                subsidiaries,
+                cb: CbRef::new(cb),
                 scheme: self.rules.scheme,
                 cb_reference,
                 replaces,
                 issued_at: now.timestamp_micros(),
                 periods: smallvec![period],
-                changes: Box::default(),
+                changes: Default::default(),
             },
             number,
         );

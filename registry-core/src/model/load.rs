@@ -3,22 +3,32 @@
 //! memory twice), and the `seq` of the last event that snapshot holds.
 //! Also reading back what an event changed, for events that do not carry it.
 
-use std::collections::HashMap;
-
 use diesel::prelude::*;
 use smallvec::SmallVec;
+use std::collections::HashMap;
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
 
 use super::order::{NameKey, NameOrder};
-use super::store::{CertRec, CompanyFacts, Store};
-use crate::certificate::CertificateHistory;
+use super::store::{CbRef, CertRec, CompanyFacts, ModelPeriod, PeriodParts, Store};
+use crate::certificate::{CertificateHistory, Standing, StandingChange};
+use crate::certification_body::CbId;
+use crate::company::{KvkNumber, Name, Province};
 use crate::error::CoreError;
 use crate::event::EventKind;
+use crate::level::Level;
+use crate::period::{HandbookVersion, Score};
 use crate::registry::event_log::LoggedEvent;
 use crate::scheme::{Scheme, SchemeRules};
 use crate::storage::AnyConnection;
+use crate::storage::rows::Company;
 use crate::storage::rows::{CertificateRow, CompanyRow, CoverageRow, corrupt, from_db, number};
 use crate::storage::schema::{certificates, companies, coverage, events, search_words};
 use crate::text;
+use crate::time;
 
 /// Rows read per query while loading.
 const PAGE: i64 = 20_000;
@@ -75,8 +85,8 @@ impl Store {
             after = Some((last.sort_name.clone(), last.kvk_number.clone()));
             let full = rows.len() as i64 == PAGE;
             for row in rows {
-                let search_text = row.search_text.clone();
-                let company = row.into_domain()?;
+                let search_text = &row.search_text;
+                let company = accepted(&row)?;
                 let kvk = company.kvk_number.value();
                 let id = self.set_facts(
                     kvk,
@@ -89,17 +99,18 @@ impl Store {
                         updated_at: company.updated_at,
                     },
                 );
-                let start = self.word_ids.len() as u32;
-                for w in search_text.split(' ').filter(|w| !w.is_empty()) {
-                    let word = self.vocabulary.word(w);
-                    self.word_ids.push(word);
-                    if postings.len() <= word as usize {
-                        postings.resize_with(word as usize + 1, Vec::new);
+                let words: SmallVec<[u32; 8]> = search_text
+                    .split(' ')
+                    .filter(|w| !w.is_empty())
+                    .map(|w| self.vocabulary.word(w))
+                    .collect();
+                for word in &words {
+                    if postings.len() <= *word as usize {
+                        postings.resize_with(*word as usize + 1, Vec::new);
                     }
-                    postings[word as usize].push(kvk);
+                    postings[*word as usize].push(kvk);
                 }
-                let len = (self.word_ids.len() as u32 - start) as u16;
-                self.companies[id as usize].words = (start, len);
+                self.companies[id as usize].words = self.word_ids.push(&words);
                 // The order is the database's; checked, not trusted.
                 let key = (text::sort_key(company.name.as_str()), kvk);
                 if previous.as_ref().is_some_and(|p| *p >= key) {
@@ -116,20 +127,12 @@ impl Store {
         if !sorted {
             in_order.sort_by_cached_key(|c| self.sort_key(*c));
         }
-        let keyed: Vec<(NameKey, u32)> = in_order
+        let firsts: Vec<NameKey> = in_order
             .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                // Only a block's first key is kept.
-                let key = if i % block == 0 {
-                    self.sort_key(*c)
-                } else {
-                    (String::new(), 0)
-                };
-                (key, *c)
-            })
+            .step_by(block.max(1))
+            .map(|c| self.sort_key(*c))
             .collect();
-        self.order = NameOrder::from_sorted(keyed, block);
+        self.order = NameOrder::from_order(in_order, firsts, block);
         self.word_ids.shrink_to_fit();
         for list in &mut self.city_companies {
             list.shrink_to_fit();
@@ -188,47 +191,91 @@ impl Store {
     /// Adds a certificate as its row holds it.
     fn put_row(&mut self, row: CertificateRow, subsidiaries: Vec<u32>) -> Result<(), CoreError> {
         let bad = corrupt("certificates");
-        let history: CertificateHistory = if row.history.is_empty() {
+        if row.history.is_empty() {
             return Err(CoreError::Storage(format!(
                 "certificate {} keeps no history",
                 row.number
             )));
-        } else {
-            serde_json::from_str(&row.history)?
-        };
+        }
+        let history: StoredHistory<'_> = serde_json::from_str(&row.history)?;
         let id = u32::try_from(row.id)
             .map_err(|_| CoreError::Storage(format!("certificate id {} out of range", row.id)))?;
-        let main = self.company_id(&history.main_applicant).ok_or_else(|| {
+        let main_kvk = KvkNumber::parse(&history.main_applicant).map_err(&bad)?;
+        let main = self.company_id(&main_kvk).ok_or_else(|| {
             CoreError::Storage(format!("certificate {} has no holder", row.number))
         })?;
-        let periods: SmallVec<[_; 1]> = history
+        let periods = history
             .periods
             .iter()
-            .map(|p| self.model_period(p))
-            .collect();
-        let cb = self.cbs.id(&history.certification_body);
+            .map(|p| self.stored_period(p))
+            .collect::<Result<SmallVec<[_; 1]>, CoreError>>()?;
+        let changes = history
+            .standing_changes
+            .iter()
+            .map(|c| {
+                Ok(StandingChange {
+                    standing: c.standing,
+                    effective_at: DateTime::parse_from_rfc3339(&c.effective_at)
+                        .map_err(|e| CoreError::Storage(format!("corrupt history: {e}")))?
+                        .with_timezone(&Utc),
+                })
+            })
+            .collect::<Result<Vec<_>, CoreError>>()?;
+        let cb = match self.cbs.find_str(&history.certification_body) {
+            Some(cb) => cb,
+            None => self
+                .cbs
+                .id(&CbId::parse(&history.certification_body).map_err(&bad)?),
+        };
         let cb_reference = self.texts.push(&row.cb_reference);
         let replaces = row
             .replaces_id
             .and_then(|r| u32::try_from(r).ok())
             .unwrap_or(0);
         let n = number(&row.number)?;
+        let subsidiaries = self.covered.push(&subsidiaries);
+        let changes = self.changes.push(&changes);
         self.put_certificate(
             id,
             CertRec {
                 main,
-                subsidiaries: subsidiaries.into_boxed_slice(),
-                cb: u16::try_from(cb).unwrap_or(u16::MAX),
+                subsidiaries,
+                cb: CbRef::new(cb),
                 scheme: Scheme::parse(&row.scheme).map_err(&bad)?,
                 cb_reference,
                 replaces,
                 issued_at: from_db(row.issued_at).timestamp_micros(),
                 periods,
-                changes: history.standing_changes.into_boxed_slice(),
+                changes,
             },
             &n,
         );
         Ok(())
+    }
+
+    /// A period as a stored history holds it.
+    fn stored_period(&mut self, p: &StoredPeriod<'_>) -> Result<ModelPeriod, CoreError> {
+        let date = |s: &str| {
+            time::parse_date(s)
+                .ok_or_else(|| CoreError::Storage(format!("corrupt history: date {s:?}")))
+        };
+        let handbook = match self.handbooks.find_str(&p.handbook_version) {
+            Some(id) => id,
+            None => self
+                .handbooks
+                .id(&HandbookVersion::parse(&p.handbook_version)
+                    .map_err(corrupt("certificates"))?),
+        };
+        Ok(self.period_of(&PeriodParts {
+            level: p.level,
+            pso30plus: p.pso30plus,
+            valid_from: date(&p.valid_from)?,
+            valid_until: date(&p.valid_until)?,
+            audit_date: date(&p.audit_date)?,
+            reference_year: p.reference_year,
+            handbook,
+            score: p.score,
+        }))
     }
 
     /// Reads back from the tables what `event` changed (its certificate, and
@@ -277,7 +324,7 @@ impl Store {
             .iter()
             .filter(|c| !c.is_main)
             .filter_map(|c| {
-                let kvk = crate::company::KvkNumber::parse(&c.kvk_number).ok()?;
+                let kvk = KvkNumber::parse(&c.kvk_number).ok()?;
                 self.company_id(&kvk)
             })
             .collect();
@@ -290,9 +337,10 @@ impl Store {
                 .iter()
                 .map(|p| self.model_period(p))
                 .collect();
+            let changes = self.changes.push(&history.standing_changes);
             if let Some(c) = self.certificate_mut(cert) {
                 c.periods = periods;
-                c.changes = history.standing_changes.into_boxed_slice();
+                c.changes = changes;
             }
             self.summarise(cert);
             return Ok(());
@@ -315,6 +363,70 @@ type LogRow = (
     chrono::NaiveDateTime,
     String,
 );
+
+/// A certificate's history as its row stores it (the JSON of
+/// [`CertificateHistory`]), read without building the domain values a
+/// million times over at start-up.
+#[derive(Debug, Deserialize)]
+struct StoredHistory<'a> {
+    #[serde(borrow)]
+    certification_body: Cow<'a, str>,
+    #[serde(borrow)]
+    main_applicant: Cow<'a, str>,
+    #[serde(borrow)]
+    periods: Vec<StoredPeriod<'a>>,
+    #[serde(borrow)]
+    standing_changes: Vec<StoredChange<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StoredPeriod<'a> {
+    level: Level,
+    pso30plus: bool,
+    #[serde(borrow)]
+    valid_from: Cow<'a, str>,
+    #[serde(borrow)]
+    valid_until: Cow<'a, str>,
+    #[serde(borrow)]
+    audit_date: Cow<'a, str>,
+    reference_year: i32,
+    #[serde(borrow)]
+    handbook_version: Cow<'a, str>,
+    score: Score,
+}
+
+#[derive(Debug, Deserialize)]
+struct StoredChange<'a> {
+    standing: Standing,
+    #[serde(borrow)]
+    effective_at: Cow<'a, str>,
+}
+
+/// A company as its row holds it, its texts taken as the register wrote them
+/// (they were checked then): at start-up a million names are not checked again.
+fn accepted(row: &CompanyRow) -> Result<Company, CoreError> {
+    let bad = corrupt("companies");
+    let names = |json: &str| -> Result<Vec<Name>, CoreError> {
+        Ok(serde_json::from_str::<Vec<Cow<'_, str>>>(json)?
+            .iter()
+            .map(|n| Name::accepted(n))
+            .collect())
+    };
+    Ok(Company {
+        kvk_number: KvkNumber::parse(&row.kvk_number).map_err(&bad)?,
+        name: Name::accepted(&row.name),
+        trade_names: names(&row.trade_names)?,
+        city: row.city.as_deref().map(Name::accepted),
+        province: row
+            .province
+            .as_deref()
+            .map(Province::parse)
+            .transpose()
+            .map_err(&bad)?,
+        sbi_codes: serde_json::from_str(&row.sbi_codes)?,
+        updated_at: from_db(row.updated_at),
+    })
+}
 
 /// Events after `after` up to `upto`, at most `limit`, in `seq` order, as the
 /// model applies them.

@@ -185,8 +185,12 @@ impl ReadModel {
     // ---- following the log ----
 
     /// Events this process's transaction appended (its `seq`s), about to commit.
+    /// Before the model is loaded nothing is kept: its snapshot, or the log
+    /// after it, holds every write.
     pub(crate) fn expect(&self, seqs: impl IntoIterator<Item = i64>) {
-        self.progress().in_flight.extend(seqs);
+        if self.is_loaded() {
+            self.progress().in_flight.extend(seqs);
+        }
     }
 
     /// A transaction that appended these `seq`s failed: rolled back, or (its
@@ -209,6 +213,12 @@ impl ReadModel {
         let Some(target) = events.iter().map(|e| e.seq).max() else {
             return;
         };
+        if !self.is_loaded() {
+            // Nobody reads before the model is loaded; its snapshot or the
+            // log after it holds this write (a tool that never loads it, such
+            // as the seeder, keeps nothing).
+            return;
+        }
         let mut p = self.progress();
         for e in events {
             p.in_flight.remove(&e.seq);
@@ -217,11 +227,6 @@ impl ReadModel {
             }
         }
         self.drain(&mut p);
-        if !self.is_loaded() {
-            // Nobody reads before the model is loaded; its snapshot or the
-            // events after it hold this write.
-            return;
-        }
         let deadline = Instant::now() + APPLY_TIMEOUT;
         while p.applied < target {
             let now = Instant::now();

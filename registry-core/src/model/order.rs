@@ -87,6 +87,23 @@ impl NameOrder {
             .saturating_sub(1)
     }
 
+    /// The order of `companies`, given sorted, in blocks of `block`; `firsts`
+    /// holds the key of every `block`-th (each block's first).
+    pub fn from_order(companies: Vec<u32>, firsts: Vec<NameKey>, block: usize) -> Self {
+        let block = block.max(1);
+        let len = companies.len();
+        let blocks = companies
+            .chunks(block)
+            .zip(firsts)
+            .map(|(ids, first)| Block {
+                first,
+                companies: ids.to_vec(),
+                ..Block::default()
+            })
+            .collect();
+        Self { blocks, len, block }
+    }
+
     /// Widens the summary of the company of `key`'s block.
     pub fn widen(&mut self, key: &NameKey, of: Of, summary: &Summary) {
         let block = self.block_of(key);

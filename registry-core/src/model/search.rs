@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use super::names::{Ranked, Start, WordsOf};
 use super::order::{NameKey, NameOrder, Of};
-use super::store::Store;
+use super::store::{CbRef, Store};
 use super::summary::{Classes, needed};
 use crate::certificate::CertificateNumber;
 use crate::company::KvkNumber;
@@ -76,7 +76,7 @@ struct Compiled<'f> {
     filter: &'f SearchFilter,
     city: Option<u32>,
     kvk: Option<u32>,
-    cb: Option<u16>,
+    cb: Option<CbRef>,
 }
 
 fn compile<'f>(store: &Store, filter: &'f SearchFilter) -> Option<Compiled<'f>> {
@@ -86,7 +86,7 @@ fn compile<'f>(store: &Store, filter: &'f SearchFilter) -> Option<Compiled<'f>> 
     };
     let cb = match &filter.certification_body {
         None => None,
-        Some(cb) => Some(u16::try_from(store.cbs.find(cb)?).ok()?),
+        Some(cb) => Some(CbRef::new(store.cbs.find(cb)?)),
     };
     Some(Compiled {
         filter,
@@ -141,7 +141,8 @@ impl Compiled<'_> {
         let rec = facts.rec;
         self.cb.is_none_or(|cb| rec.cb == cb)
             && self.kvk.is_none_or(|k| {
-                store.kvk(rec.main) == k || rec.subsidiaries.iter().any(|s| store.kvk(*s) == k)
+                store.kvk(rec.main) == k
+                    || store.subsidiaries(rec).iter().any(|s| store.kvk(*s) == k)
             })
             && self
                 .filter
@@ -284,13 +285,15 @@ impl Store {
             }
         }
         if let Some(cb) = compiled.cb {
-            let certificates = &self.cb_certificates[usize::from(cb)];
+            let certificates = &self.cb_certificates[cb.index() as usize];
             if certificates.len() <= SMALL_LIST {
                 lists.push(
                     certificates
                         .iter()
                         .filter_map(|id| self.certificate(*id))
-                        .flat_map(|c| std::iter::once(c.main).chain(c.subsidiaries.iter().copied()))
+                        .flat_map(|c| {
+                            std::iter::once(c.main).chain(self.subsidiaries(c).iter().copied())
+                        })
                         .collect(),
                 );
             }

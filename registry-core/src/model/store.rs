@@ -62,6 +62,65 @@ impl Texts {
     }
 }
 
+/// A stretch of an [`Arena`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    start: u32,
+    len: u32,
+}
+
+/// Short lists kept one after another (a certificate's subsidiaries and
+/// standing changes, a company's trade names and words): no allocation of
+/// their own. A list that grows moves to the end; what it leaves behind stays
+/// until the next start.
+#[derive(Debug)]
+pub(crate) struct Arena<T>(Vec<T>);
+
+impl<T> Default for Arena<T> {
+    fn default() -> Self {
+        Arena(Vec::new())
+    }
+}
+
+impl<T: Clone> Arena<T> {
+    pub fn push(&mut self, items: &[T]) -> Span {
+        if items.is_empty() {
+            return Span::default();
+        }
+        let start = self.0.len() as u32;
+        self.0.extend_from_slice(items);
+        Span {
+            start,
+            len: items.len() as u32,
+        }
+    }
+
+    pub fn get(&self, span: Span) -> &[T] {
+        let start = span.start as usize;
+        self.0
+            .get(start..start + span.len as usize)
+            .unwrap_or_default()
+    }
+
+    /// `span` with `item` after it.
+    pub fn append(&mut self, span: Span, item: T) -> Span {
+        if span.len > 0 && (span.start + span.len) as usize == self.0.len() {
+            self.0.push(item);
+            return Span {
+                start: span.start,
+                len: span.len + 1,
+            };
+        }
+        let mut items = self.get(span).to_vec();
+        items.push(item);
+        self.push(&items)
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
+    }
+}
+
 /// Values kept once, named by their position.
 #[derive(Debug)]
 pub(crate) struct Interned<T> {
@@ -93,6 +152,17 @@ impl<T: Clone + Eq + Hash> Interned<T> {
         self.index.get(value).copied()
     }
 
+    /// A value by its text, among few (a linear look: CBs, handbook versions).
+    pub fn find_str(&self, text: &str) -> Option<u32>
+    where
+        T: AsRef<str>,
+    {
+        self.items
+            .iter()
+            .position(|v| v.as_ref() == text)
+            .map(|i| i as u32)
+    }
+
     pub fn get(&self, id: u32) -> &T {
         &self.items[id as usize]
     }
@@ -103,12 +173,10 @@ fn part(x: f64) -> Option<f64> {
     (!x.is_nan()).then_some(x)
 }
 
-/// A validity period, compact, with the instants the status rule reads worked
-/// out once.
+/// A validity period, compact (its instants come from
+/// [`crate::time::start_of_day`]'s table of days).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct ModelPeriod {
-    starts: i64,
-    ends: i64,
     valid_from: NaiveDate,
     valid_until: NaiveDate,
     audit_date: NaiveDate,
@@ -118,10 +186,6 @@ pub(crate) struct ModelPeriod {
     handbook: u16,
     level: Level,
     pso30plus: bool,
-}
-
-fn instant(seconds: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(seconds, 0).unwrap_or_default()
 }
 
 impl PeriodFacts for ModelPeriod {
@@ -135,29 +199,60 @@ impl PeriodFacts for ModelPeriod {
         self.valid_until
     }
     fn starts_at(&self) -> DateTime<Utc> {
-        instant(self.starts)
+        start_of_day(self.valid_from)
     }
     fn ends_at(&self) -> DateTime<Utc> {
-        instant(self.ends)
+        start_of_day(self.valid_until)
     }
+}
+
+/// What a period is made of, its handbook version interned.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PeriodParts {
+    pub level: Level,
+    pub pso30plus: bool,
+    pub valid_from: NaiveDate,
+    pub valid_until: NaiveDate,
+    pub audit_date: NaiveDate,
+    pub reference_year: i32,
+    pub handbook: u32,
+    pub score: Score,
 }
 
 /// A certificate, compact.
 #[derive(Debug)]
 pub(crate) struct CertRec {
-    /// The main applicant (a company index).
-    pub main: u32,
-    /// The other legal entities covered (company indexes).
-    pub subsidiaries: Box<[u32]>,
-    pub cb: u16,
-    pub scheme: Scheme,
-    pub cb_reference: Text,
-    /// The certificate this one superseded (a certificate id; 0: none).
-    pub replaces: u32,
+    pub periods: SmallVec<[ModelPeriod; 1]>,
     /// Microseconds since the epoch.
     pub issued_at: i64,
-    pub periods: SmallVec<[ModelPeriod; 1]>,
-    pub changes: Box<[StandingChange]>,
+    pub cb_reference: Text,
+    /// The other legal entities covered (company indexes, in `covered`).
+    pub subsidiaries: Span,
+    /// Its standing changes (in `changes`).
+    pub changes: Span,
+    /// The main applicant (a company index).
+    pub main: u32,
+    /// The certificate this one superseded (a certificate id; 0: none).
+    pub replaces: u32,
+    /// Its CB (an interned id).
+    pub cb: CbRef,
+    pub scheme: Scheme,
+}
+
+/// A CB of the register, interned (never zero, so that an absent certificate
+/// costs no space of its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CbRef(std::num::NonZeroU16);
+
+impl CbRef {
+    pub fn new(index: u32) -> Self {
+        let n = u16::try_from(index.saturating_add(1)).unwrap_or(u16::MAX);
+        CbRef(std::num::NonZeroU16::new(n).unwrap_or(std::num::NonZeroU16::MAX))
+    }
+
+    pub fn index(self) -> u32 {
+        u32::from(self.0.get()) - 1
+    }
 }
 
 /// A company, compact.
@@ -165,8 +260,8 @@ pub(crate) struct CertRec {
 pub(crate) struct CompanyRec {
     pub kvk: u32,
     pub name: Text,
-    /// Its trade names (an index into `trade_names`; 0: none).
-    pub trade_names: u32,
+    /// Its trade names (in `trade_names`).
+    pub trade_names: Span,
     /// Its city (an index into `cities`, plus one; 0: none).
     pub city: u32,
     /// Its province (a position in `Province::ALL`, plus one; 0: none).
@@ -175,8 +270,8 @@ pub(crate) struct CompanyRec {
     pub sbi: u32,
     /// Microseconds since the epoch.
     pub updated_at: i64,
-    /// Its search words: a stretch of `word_ids`.
-    pub words: (u32, u16),
+    /// Its search words (in `word_ids`).
+    pub words: Span,
     /// The certificates that cover it, as main applicant or subsidiary: the
     /// first, and the rest (an index into `more_certs`; 0: none).
     pub first_cert: u32,
@@ -226,7 +321,10 @@ pub(crate) struct Store {
     number_overrides: HashMap<u32, CertificateNumber>,
     numbers_overridden: HashMap<String, u32>,
     pub more_certs: Vec<Vec<u32>>,
-    pub trade_names: Vec<Box<[Name]>>,
+    pub trade_names: Arena<Text>,
+    /// Certificates' subsidiaries and standing changes.
+    pub covered: Arena<u32>,
+    pub changes: Arena<StandingChange>,
     pub cities: Interned<City>,
     pub city_keys: Interned<String>,
     /// Per city key, its companies (unordered).
@@ -239,7 +337,7 @@ pub(crate) struct Store {
     pub cb_certificates: Vec<Vec<u32>>,
     pub handbooks: Interned<HandbookVersion>,
     /// Every company's search words, one stretch each.
-    pub word_ids: Vec<u32>,
+    pub word_ids: Arena<u32>,
     pub vocabulary: Vocabulary,
     pub order: NameOrder,
 }
@@ -257,7 +355,9 @@ impl Store {
             number_overrides: HashMap::new(),
             numbers_overridden: HashMap::new(),
             more_certs: vec![Vec::new()],
-            trade_names: vec![Box::default()],
+            trade_names: Arena::default(),
+            covered: Arena::default(),
+            changes: Arena::default(),
             cities: Interned::default(),
             city_keys: Interned::default(),
             city_companies: Vec::new(),
@@ -266,7 +366,7 @@ impl Store {
             cbs: Interned::default(),
             cb_certificates: Vec::new(),
             handbooks: Interned::default(),
-            word_ids: Vec::new(),
+            word_ids: Arena::default(),
             vocabulary: Vocabulary::default(),
             order: NameOrder::default(),
         };
@@ -290,8 +390,20 @@ impl Store {
     }
 
     pub fn words(&self, company: u32) -> &[u32] {
-        let (start, len) = self.companies[company as usize].words;
-        &self.word_ids[start as usize..start as usize + len as usize]
+        self.word_ids.get(self.companies[company as usize].words)
+    }
+
+    /// A company's trade names.
+    pub fn trade_names(&self, company: u32) -> impl Iterator<Item = &str> + '_ {
+        self.trade_names
+            .get(self.companies[company as usize].trade_names)
+            .iter()
+            .map(|t| self.texts.get(*t))
+    }
+
+    /// The subsidiaries a certificate covers.
+    pub fn subsidiaries(&self, c: &CertRec) -> &[u32] {
+        self.covered.get(c.subsidiaries)
     }
 
     pub fn city_key(&self, company: u32) -> Option<u32> {
@@ -374,7 +486,7 @@ impl Store {
         Company {
             kvk_number: KvkNumber::from_value(c.kvk),
             name: Name::accepted(self.texts.get(c.name)),
-            trade_names: self.trade_names[c.trade_names as usize].to_vec(),
+            trade_names: self.trade_names(company).map(Name::accepted).collect(),
             city: match c.city {
                 0 => None,
                 i => Some(self.cities.get(i - 1).name.clone()),
@@ -405,7 +517,7 @@ impl Store {
     pub fn full_certificate(&self, id: u32) -> Option<Certificate> {
         let c = self.certificate(id)?;
         let mut covered: Vec<Covered> = std::iter::once((c.main, true))
-            .chain(c.subsidiaries.iter().map(|s| (*s, false)))
+            .chain(self.subsidiaries(c).iter().map(|s| (*s, false)))
             .map(|(company, main_applicant)| Covered {
                 kvk_number: KvkNumber::from_value(self.kvk(company)),
                 name: Name::accepted(self.name(company)),
@@ -426,10 +538,10 @@ impl Store {
             issued_at: from_micros(c.issued_at),
             history: crate::certificate::CertificateHistory {
                 number: self.number(id),
-                certification_body: self.cbs.get(u32::from(c.cb)).clone(),
+                certification_body: self.cbs.get(c.cb.index()).clone(),
                 main_applicant: KvkNumber::from_value(self.kvk(c.main)),
                 periods: c.periods.iter().map(|p| self.period(p)).collect(),
-                standing_changes: c.changes.to_vec(),
+                standing_changes: self.changes.get(c.changes).to_vec(),
             },
         })
     }
@@ -438,18 +550,30 @@ impl Store {
 
     pub fn model_period(&mut self, p: &Period) -> ModelPeriod {
         let handbook = self.handbooks.id(p.handbook_version());
-        ModelPeriod {
-            starts: start_of_day(p.valid_from()).timestamp(),
-            ends: start_of_day(p.valid_until()).timestamp(),
+        self.period_of(&PeriodParts {
+            level: p.level(),
+            pso30plus: p.pso30plus(),
             valid_from: p.valid_from(),
             valid_until: p.valid_until(),
             audit_date: p.audit_date(),
-            score_percent: p.score().percent.unwrap_or(f64::NAN),
-            total_fte: p.score().total_fte.unwrap_or(f64::NAN),
-            reference_year: i16::try_from(p.reference_year()).unwrap_or(i16::MAX),
-            handbook: u16::try_from(handbook).unwrap_or(u16::MAX),
-            level: p.level(),
-            pso30plus: p.pso30plus(),
+            reference_year: p.reference_year(),
+            handbook,
+            score: p.score(),
+        })
+    }
+
+    /// A compact period from its parts (the handbook version interned).
+    pub fn period_of(&self, p: &PeriodParts) -> ModelPeriod {
+        ModelPeriod {
+            valid_from: p.valid_from,
+            valid_until: p.valid_until,
+            audit_date: p.audit_date,
+            score_percent: p.score.percent.unwrap_or(f64::NAN),
+            total_fte: p.score.total_fte.unwrap_or(f64::NAN),
+            reference_year: i16::try_from(p.reference_year).unwrap_or(i16::MAX),
+            handbook: u16::try_from(p.handbook).unwrap_or(u16::MAX),
+            level: p.level,
+            pso30plus: p.pso30plus,
         }
     }
 
@@ -476,12 +600,12 @@ impl Store {
         self.companies.push(CompanyRec {
             kvk,
             name: Text::default(),
-            trade_names: 0,
+            trade_names: Span::default(),
             city: 0,
             province: 0,
             sbi: 0,
             updated_at: 0,
-            words: (0, 0),
+            words: Span::default(),
             first_cert: 0,
             more_certs: 0,
         });
@@ -507,18 +631,18 @@ impl Store {
         } else {
             self.texts.push(facts.name.as_str())
         };
-        let trade_names = match facts.trade_names {
-            [] => 0,
-            names
-                if self.trade_names[self.companies[id as usize].trade_names as usize][..]
-                    == *names =>
-            {
-                self.companies[id as usize].trade_names
-            }
-            names => {
-                self.trade_names.push(names.into());
-                (self.trade_names.len() - 1) as u32
-            }
+        let unchanged = self
+            .trade_names(id)
+            .eq(facts.trade_names.iter().map(Name::as_str));
+        let trade_names = if unchanged {
+            self.companies[id as usize].trade_names
+        } else {
+            let texts: Vec<Text> = facts
+                .trade_names
+                .iter()
+                .map(|n| self.texts.push(n.as_str()))
+                .collect();
+            self.trade_names.push(&texts)
         };
         let c = &mut self.companies[id as usize];
         c.name = name;
@@ -559,14 +683,7 @@ impl Store {
 
     /// The names a company is searched by: its name and trade names.
     pub fn search_text(&self, company: u32) -> String {
-        let c = &self.companies[company as usize];
-        text::search_text(
-            std::iter::once(self.texts.get(c.name)).chain(
-                self.trade_names[c.trade_names as usize]
-                    .iter()
-                    .map(Name::as_str),
-            ),
-        )
+        text::search_text(std::iter::once(self.name(company)).chain(self.trade_names(company)))
     }
 
     /// Sets a company's search words from `search_text` (words of its names),
@@ -588,9 +705,7 @@ impl Store {
         for w in new.iter().filter(|w| !old.contains(w)) {
             self.vocabulary.add_posting(*w, kvk);
         }
-        let start = self.word_ids.len() as u32;
-        self.word_ids.extend_from_slice(&new);
-        self.companies[company as usize].words = (start, new.len() as u16);
+        self.companies[company as usize].words = self.word_ids.push(&new);
     }
 
     /// Sets a company's facts and brings its words and place in the name order
@@ -643,7 +758,7 @@ impl Store {
         let summary = Summary::of(&facts);
         let holder = facts.rec.main;
         let covered: Vec<u32> = std::iter::once(holder)
-            .chain(facts.rec.subsidiaries.iter().copied())
+            .chain(self.subsidiaries(facts.rec).iter().copied())
             .collect();
         for company in covered {
             let key = self.sort_key(company);
@@ -666,7 +781,7 @@ impl Store {
             let summary = Summary::of(&facts);
             let holder = facts.rec.main;
             let covered: Vec<u32> = std::iter::once(holder)
-                .chain(facts.rec.subsidiaries.iter().copied())
+                .chain(self.subsidiaries(facts.rec).iter().copied())
                 .collect();
             for company in covered {
                 self.order
@@ -701,13 +816,13 @@ impl Store {
         if self.certificates[slot].is_some() {
             return;
         }
-        let cb = usize::from(cert.cb);
+        let cb = cert.cb.index() as usize;
         if self.cb_certificates.len() <= cb {
             self.cb_certificates.resize_with(cb + 1, Vec::new);
         }
         self.cb_certificates[cb].push(id);
         let covered: Vec<u32> = std::iter::once(cert.main)
-            .chain(cert.subsidiaries.iter().copied())
+            .chain(self.subsidiaries(&cert).iter().copied())
             .collect();
         self.certificates[slot] = Some(cert);
         self.certificate_count += 1;
@@ -742,19 +857,19 @@ impl HistoryFacts for CertFacts<'_> {
         &self.rec.periods
     }
     fn standing_changes(&self) -> &[StandingChange] {
-        &self.rec.changes
+        self.store.changes.get(self.rec.changes)
     }
     fn number(&self) -> CertificateNumber {
         self.store.number(self.id)
     }
     fn certification_body(&self) -> CbId {
-        self.store.cbs.get(u32::from(self.rec.cb)).clone()
+        self.store.cbs.get(self.rec.cb.index()).clone()
     }
 }
 
 impl CertFacts<'_> {
     pub fn cb(&self) -> &CbId {
-        self.store.cbs.get(u32::from(self.rec.cb))
+        self.store.cbs.get(self.rec.cb.index())
     }
 }
 
@@ -794,5 +909,37 @@ impl Store {
             text_bytes: self.texts.bytes(),
             posting_bytes: self.vocabulary.posting_bytes(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A million companies and certificates fit the memory asked of the model
+    /// (ISSUE 11: at most 400 MB at 1M) only while these stay this small.
+    #[test]
+    fn records_stay_compact() {
+        assert!(std::mem::size_of::<CompanyRec>() <= 56);
+        assert!(std::mem::size_of::<CertRec>() <= 96);
+        assert_eq!(
+            std::mem::size_of::<Option<CertRec>>(),
+            std::mem::size_of::<CertRec>(),
+            "an id without a certificate costs nothing extra"
+        );
+        assert!(std::mem::size_of::<ModelPeriod>() <= 40);
+    }
+
+    #[test]
+    fn arena_lists_grow_in_place_at_the_end_and_move_otherwise() {
+        let mut arena: Arena<u32> = Arena::default();
+        let a = arena.push(&[1, 2]);
+        let b = arena.push(&[3]);
+        let b = arena.append(b, 4);
+        assert_eq!(arena.get(b), [3, 4]);
+        let a = arena.append(a, 5);
+        assert_eq!(arena.get(a), [1, 2, 5]);
+        assert_eq!(arena.get(b), [3, 4]);
+        assert_eq!(arena.get(Span::default()), [] as [u32; 0]);
     }
 }
