@@ -4,7 +4,6 @@
 //! period; a standing change appends itself. Applied in `seq` order, the
 //! model is the tables' state after the last event applied.
 
-use chrono::{DateTime, Utc};
 use smallvec::smallvec;
 
 use super::store::{CbRef, CertRec, CompanyFacts, Store};
@@ -41,7 +40,6 @@ struct Owned {
     city: Option<Name>,
     province: Option<Province>,
     sbi_codes: Vec<SbiCode>,
-    updated_at: DateTime<Utc>,
 }
 
 impl Owned {
@@ -52,7 +50,6 @@ impl Owned {
             city: self.city.as_ref(),
             province: self.province,
             sbi_codes: &self.sbi_codes,
-            updated_at: self.updated_at,
         }
     }
 }
@@ -133,7 +130,6 @@ impl Store {
             city: holder.city.clone().or(kept.city),
             province: holder.province.or(kept.province),
             sbi_codes: holder.sbi_codes.clone(),
-            updated_at: now,
         };
         let main = self.put_company(holder.kvk_number.value(), &facts.facts());
         let mut covered = Vec::with_capacity(subsidiaries.len());
@@ -142,7 +138,6 @@ impl Store {
             let kept = self.owned_facts(&s.kvk_number);
             let facts = Owned {
                 name: s.name.clone(),
-                updated_at: now,
                 ..kept
             };
             covered.push(self.put_company(s.kvk_number.value(), &facts.facts()));
@@ -186,7 +181,6 @@ impl Store {
                     city: company.city,
                     province: company.province,
                     sbi_codes: company.sbi_codes,
-                    updated_at: company.updated_at,
                 }
             }
             None => Owned {
@@ -195,7 +189,6 @@ impl Store {
                 city: None,
                 province: None,
                 sbi_codes: Vec::new(),
-                updated_at: DateTime::<Utc>::default(),
             },
         }
     }

@@ -25,7 +25,9 @@ use crate::registry::event_log::LoggedEvent;
 use crate::scheme::{Scheme, SchemeRules};
 use crate::storage::AnyConnection;
 use crate::storage::rows::Company;
-use crate::storage::rows::{CertificateRow, CompanyRow, CoverageRow, corrupt, from_db, number};
+use crate::storage::rows::{
+    CertificateRow, CompanyFactsRow, CompanyRow, CoverageRow, corrupt, from_db, number,
+};
 use crate::storage::schema::{certificates, companies, coverage, events, search_words};
 use crate::text;
 use crate::time;
@@ -33,98 +35,156 @@ use crate::time;
 /// Rows read per query while loading.
 const PAGE: i64 = 20_000;
 
+/// What the reader of a snapshot hands the builder, in this order.
+#[derive(Debug)]
+enum Rows {
+    Words(Vec<String>),
+    Companies(Vec<CompanyFactsRow>),
+    /// KvK numbers in name order.
+    Names(Vec<String>),
+    /// Certificates, and their subsidiaries (coverage rows, by certificate).
+    Certificates(Vec<CertificateRow>, Vec<CoverageRow>),
+}
+
 impl Store {
     /// The register as of the last event the database holds: the model, and
-    /// that event's `seq`.
+    /// that event's `seq`. One thread reads the snapshot (the database's work
+    /// and the rows' decoding) while another builds the model from what it
+    /// read.
     pub(crate) fn load(
         conn: &mut AnyConnection,
         rules: SchemeRules,
         block: usize,
     ) -> Result<(Store, i64), CoreError> {
         conn.in_snapshot(|conn, seq| {
-            let mut store = Store::new(rules);
-            store.order = NameOrder::from_sorted(Vec::new(), block);
-            let words: Vec<String> = search_words::table
-                .order(search_words::id.asc())
-                .select(search_words::word)
-                .load(conn)?;
-            for w in &words {
-                store.vocabulary.word(w);
-            }
-            store.load_companies(conn, block)?;
-            store.load_certificates(conn)?;
-            store.summarise_all();
-            Ok((store, seq))
+            std::thread::scope(|scope| {
+                let (rows, arriving) = std::sync::mpsc::sync_channel::<Rows>(4);
+                let builder = scope.spawn(move || {
+                    let started = std::time::Instant::now();
+                    let mut store = Store::new(rules);
+                    store.order = NameOrder::from_sorted(Vec::new(), block);
+                    let mut building = Building::default();
+                    for batch in arriving {
+                        store.take(batch, &mut building)?;
+                    }
+                    store.finish(building, block)?;
+                    tracing::debug!(
+                        seconds = started.elapsed().as_secs_f64(),
+                        "read model built"
+                    );
+                    Ok::<Store, CoreError>(store)
+                });
+                // A builder that failed has stopped listening: reading stops
+                // too, and its error is the one told.
+                let read = read_snapshot(conn, &rows);
+                drop(rows);
+                let built = builder
+                    .join()
+                    .map_err(|_| CoreError::Storage("building the read model panicked".into()))?;
+                let store = built?;
+                read?;
+                Ok((store, seq))
+            })
         })
     }
 
-    /// Every company, in name order (as the database's index has them).
-    fn load_companies(&mut self, conn: &mut AnyConnection, block: usize) -> Result<(), CoreError> {
-        let mut after: Option<(String, String)> = None;
-        let mut in_order: Vec<u32> = Vec::new();
-        let mut sorted = true;
-        let mut previous: Option<NameKey> = None;
-        let mut postings: Vec<Vec<u32>> = Vec::new();
-        loop {
-            let mut query = companies::table
-                .select(CompanyRow::as_select())
-                .order((companies::sort_name.asc(), companies::kvk_number.asc()))
-                .limit(PAGE)
-                .into_boxed();
-            if let Some((name, kvk)) = &after {
-                query = query.filter(
-                    companies::sort_name
-                        .gt(name.clone())
-                        .or(companies::sort_name
-                            .eq(name.clone())
-                            .and(companies::kvk_number.gt(kvk.clone()))),
-                );
+    /// Builds from one batch of rows.
+    fn take(&mut self, batch: Rows, building: &mut Building) -> Result<(), CoreError> {
+        match batch {
+            Rows::Words(words) => {
+                for w in &words {
+                    self.vocabulary.word(w);
+                }
             }
-            let rows: Vec<CompanyRow> = query.load(conn)?;
-            let Some(last) = rows.last() else { break };
-            after = Some((last.sort_name.clone(), last.kvk_number.clone()));
-            let full = rows.len() as i64 == PAGE;
-            for row in rows {
-                let search_text = &row.search_text;
-                let company = accepted(&row)?;
-                let kvk = company.kvk_number.value();
-                let id = self.set_facts(
-                    kvk,
-                    &CompanyFacts {
-                        name: &company.name,
-                        trade_names: &company.trade_names,
-                        city: company.city.as_ref(),
-                        province: company.province,
-                        sbi_codes: &company.sbi_codes,
-                        updated_at: company.updated_at,
-                    },
-                );
-                let words: SmallVec<[u32; 8]> = search_text
-                    .split(' ')
-                    .filter(|w| !w.is_empty())
-                    .map(|w| self.vocabulary.word(w))
-                    .collect();
-                for word in &words {
-                    if postings.len() <= *word as usize {
-                        postings.resize_with(*word as usize + 1, Vec::new);
+            Rows::Companies(rows) => {
+                for row in rows {
+                    self.take_company(row, &mut building.postings)?;
+                }
+            }
+            Rows::Names(kvks) => {
+                for kvk in kvks {
+                    let kvk = KvkNumber::parse(&kvk).map_err(corrupt("companies"))?;
+                    let id = self
+                        .company_id(&kvk)
+                        .ok_or_else(|| CoreError::Storage(format!("the name index names {kvk}")))?;
+                    // The order is the database's, checked, not trusted.
+                    let key = (text::sort_key(self.name(id)), kvk.value());
+                    if building.previous.as_ref().is_some_and(|p| *p >= key) {
+                        building.sorted = false;
                     }
-                    postings[*word as usize].push(kvk);
+                    building.previous = Some(key);
+                    building.in_order.push(id);
                 }
-                self.companies[id as usize].words = self.word_ids.push(&words);
-                // The order is the database's; checked, not trusted.
-                let key = (text::sort_key(company.name.as_str()), kvk);
-                if previous.as_ref().is_some_and(|p| *p >= key) {
-                    sorted = false;
-                }
-                previous = Some(key);
-                in_order.push(id);
             }
-            if !full {
-                break;
+            Rows::Certificates(rows, covered) => {
+                if !building.postings.is_empty() {
+                    self.vocabulary
+                        .set_lists(std::mem::take(&mut building.postings));
+                }
+                let mut subsidiaries: HashMap<i64, Vec<u32>> = HashMap::new();
+                for c in covered {
+                    let kvk = KvkNumber::parse(&c.kvk_number).map_err(corrupt("coverage"))?;
+                    let company = self.company_id(&kvk).ok_or_else(|| {
+                        CoreError::Storage(format!("coverage names unknown company {kvk}"))
+                    })?;
+                    subsidiaries
+                        .entry(c.certificate_id)
+                        .or_default()
+                        .push(company);
+                }
+                for row in rows {
+                    let covered = subsidiaries.remove(&row.id).unwrap_or_default();
+                    self.put_row(row, covered)?;
+                }
             }
         }
-        self.vocabulary.set_lists(postings);
-        if !sorted {
+        Ok(())
+    }
+
+    /// One company as its row holds it, with its words.
+    fn take_company(
+        &mut self,
+        row: CompanyFactsRow,
+        postings: &mut Vec<Vec<u32>>,
+    ) -> Result<(), CoreError> {
+        let company = accepted(&row)?;
+        let kvk = company.kvk_number.value();
+        let id = self.set_facts(
+            kvk,
+            &CompanyFacts {
+                name: &company.name,
+                trade_names: &company.trade_names,
+                city: company.city.as_ref(),
+                province: company.province,
+                sbi_codes: &company.sbi_codes,
+            },
+        );
+        let words: SmallVec<[u32; 8]> = row
+            .search_text
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(|w| self.vocabulary.word(w))
+            .collect();
+        for word in &words {
+            if postings.len() <= *word as usize {
+                postings.resize_with(*word as usize + 1, Vec::new);
+            }
+            postings[*word as usize].push(kvk);
+        }
+        self.companies[id as usize].words = self.word_ids.push(&words);
+        Ok(())
+    }
+
+    /// What is left once every row is in: the posting lists (when no
+    /// certificate came to set them), the name order and its summaries.
+    fn finish(&mut self, mut building: Building, block: usize) -> Result<(), CoreError> {
+        if !building.postings.is_empty() {
+            self.vocabulary
+                .set_lists(std::mem::take(&mut building.postings));
+        }
+        let mut in_order = building.in_order;
+        if !building.sorted || in_order.len() != self.companies.len() {
+            in_order = (0..self.companies.len() as u32).collect();
             in_order.sort_by_cached_key(|c| self.sort_key(*c));
         }
         let firsts: Vec<NameKey> = in_order
@@ -140,51 +200,7 @@ impl Store {
         for list in self.sbi_companies.values_mut() {
             list.shrink_to_fit();
         }
-        Ok(())
-    }
-
-    /// Every certificate, by id, with whom it covers.
-    fn load_certificates(&mut self, conn: &mut AnyConnection) -> Result<(), CoreError> {
-        let mut after = 0i64;
-        loop {
-            let rows: Vec<CertificateRow> = certificates::table
-                .filter(certificates::id.gt(after))
-                .order(certificates::id.asc())
-                .limit(PAGE)
-                .select(CertificateRow::as_select())
-                .load(conn)?;
-            let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
-                break;
-            };
-            let (from, to) = (first.id, last.id);
-            after = to;
-            let full = rows.len() as i64 == PAGE;
-            let covered: Vec<CoverageRow> = coverage::table
-                .filter(coverage::certificate_id.between(from, to))
-                .filter(coverage::is_main.eq(false))
-                .order((coverage::certificate_id.asc(), coverage::kvk_number.asc()))
-                .select(CoverageRow::as_select())
-                .load(conn)?;
-            let mut subsidiaries: HashMap<i64, Vec<u32>> = HashMap::new();
-            for c in covered {
-                let kvk =
-                    crate::company::KvkNumber::parse(&c.kvk_number).map_err(corrupt("coverage"))?;
-                let company = self.company_id(&kvk).ok_or_else(|| {
-                    CoreError::Storage(format!("coverage names unknown company {kvk}"))
-                })?;
-                subsidiaries
-                    .entry(c.certificate_id)
-                    .or_default()
-                    .push(company);
-            }
-            for row in rows {
-                let covered = subsidiaries.remove(&row.id).unwrap_or_default();
-                self.put_row(row, covered)?;
-            }
-            if !full {
-                break;
-            }
-        }
+        self.summarise_all();
         Ok(())
     }
 
@@ -316,7 +332,6 @@ impl Store {
                     city: company.city.as_ref(),
                     province: company.province,
                     sbi_codes: &company.sbi_codes,
-                    updated_at: company.updated_at,
                 },
             );
         }
@@ -364,6 +379,153 @@ type LogRow = (
     String,
 );
 
+/// What the builder keeps while rows arrive.
+#[derive(Debug)]
+struct Building {
+    /// Per word, the KvK numbers of the companies holding it.
+    postings: Vec<Vec<u32>>,
+    in_order: Vec<u32>,
+    sorted: bool,
+    previous: Option<NameKey>,
+}
+
+impl Default for Building {
+    fn default() -> Self {
+        Self {
+            postings: Vec::new(),
+            in_order: Vec::new(),
+            sorted: true,
+            previous: None,
+        }
+    }
+}
+
+/// Reads every table the model derives from, in the order the builder takes
+/// them; stops when the builder does.
+fn read_snapshot(
+    conn: &mut AnyConnection,
+    rows: &std::sync::mpsc::SyncSender<Rows>,
+) -> Result<(), CoreError> {
+    let stopped = || CoreError::Storage("the read model's builder stopped".into());
+    let words: Vec<String> = search_words::table
+        .order(search_words::id.asc())
+        .select(search_words::word)
+        .load(conn)?;
+    rows.send(Rows::Words(words)).map_err(|_| stopped())?;
+    let mut page: Vec<CompanyFactsRow> = Vec::with_capacity(BATCH);
+    each_company(conn, &mut |row| {
+        page.push(row);
+        if page.len() == BATCH {
+            rows.send(Rows::Companies(std::mem::take(&mut page)))
+                .map_err(|_| stopped())?;
+        }
+        Ok(())
+    })?;
+    rows.send(Rows::Companies(page)).map_err(|_| stopped())?;
+    each_in_name_order(conn, &mut |kvks| {
+        rows.send(Rows::Names(kvks)).map_err(|_| stopped())
+    })?;
+    let mut after = 0i64;
+    loop {
+        let certificates: Vec<CertificateRow> = certificates::table
+            .filter(certificates::id.gt(after))
+            .order(certificates::id.asc())
+            .limit(BATCH as i64)
+            .select(CertificateRow::as_select())
+            .load(conn)?;
+        let (Some(first), Some(last)) = (certificates.first(), certificates.last()) else {
+            return Ok(());
+        };
+        let (from, to) = (first.id, last.id);
+        after = to;
+        let full = certificates.len() == BATCH;
+        let covered: Vec<CoverageRow> = coverage::table
+            .filter(coverage::certificate_id.between(from, to))
+            .filter(coverage::is_main.eq(false))
+            .order((coverage::certificate_id.asc(), coverage::kvk_number.asc()))
+            .select(CoverageRow::as_select())
+            .load(conn)?;
+        rows.send(Rows::Certificates(certificates, covered))
+            .map_err(|_| stopped())?;
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+/// Rows handed from reader to builder at a time.
+const BATCH: usize = 5_000;
+
+/// Calls `each` with every company row, in no particular order: SQLite
+/// streams its table in one pass; PostgreSQL reads it a page at a time.
+fn each_company(
+    conn: &mut AnyConnection,
+    each: &mut dyn FnMut(CompanyFactsRow) -> Result<(), CoreError>,
+) -> Result<(), CoreError> {
+    if let AnyConnection::Sqlite(_) = conn {
+        for row in companies::table
+            .select(CompanyFactsRow::as_select())
+            .load_iter::<CompanyFactsRow, diesel::connection::DefaultLoadingMode>(conn)?
+        {
+            each(row?)?;
+        }
+        return Ok(());
+    }
+    let mut after: Option<String> = None;
+    loop {
+        let mut query = companies::table
+            .select(CompanyFactsRow::as_select())
+            .order(companies::kvk_number.asc())
+            .limit(PAGE)
+            .into_boxed();
+        if let Some(kvk) = &after {
+            query = query.filter(companies::kvk_number.gt(kvk.clone()));
+        }
+        let rows: Vec<CompanyFactsRow> = query.load(conn)?;
+        let full = rows.len() as i64 == PAGE;
+        after = rows.last().map(|r| r.kvk_number.clone());
+        for row in rows {
+            each(row)?;
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+/// Calls `each` with every KvK number in name order, from the name index
+/// alone (it holds both columns).
+fn each_in_name_order(
+    conn: &mut AnyConnection,
+    each: &mut dyn FnMut(Vec<String>) -> Result<(), CoreError>,
+) -> Result<(), CoreError> {
+    const NAMES: i64 = 100_000;
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let mut query = companies::table
+            .select((companies::sort_name, companies::kvk_number))
+            .order((companies::sort_name.asc(), companies::kvk_number.asc()))
+            .limit(NAMES)
+            .into_boxed();
+        if let Some((name, kvk)) = &after {
+            query = query.filter(
+                companies::sort_name
+                    .gt(name.clone())
+                    .or(companies::sort_name
+                        .eq(name.clone())
+                        .and(companies::kvk_number.gt(kvk.clone()))),
+            );
+        }
+        let rows: Vec<(String, String)> = query.load(conn)?;
+        let full = rows.len() as i64 == NAMES;
+        after = rows.last().cloned();
+        each(rows.into_iter().map(|(_, kvk)| kvk).collect())?;
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
 /// A certificate's history as its row stores it (the JSON of
 /// [`CertificateHistory`]), read without building the domain values a
 /// million times over at start-up.
@@ -404,7 +566,7 @@ struct StoredChange<'a> {
 
 /// A company as its row holds it, its texts taken as the register wrote them
 /// (they were checked then): at start-up a million names are not checked again.
-fn accepted(row: &CompanyRow) -> Result<Company, CoreError> {
+fn accepted(row: &CompanyFactsRow) -> Result<Company, CoreError> {
     let bad = corrupt("companies");
     let names = |json: &str| -> Result<Vec<Name>, CoreError> {
         Ok(serde_json::from_str::<Vec<Cow<'_, str>>>(json)?
@@ -424,7 +586,6 @@ fn accepted(row: &CompanyRow) -> Result<Company, CoreError> {
             .transpose()
             .map_err(&bad)?,
         sbi_codes: serde_json::from_str(&row.sbi_codes)?,
-        updated_at: from_db(row.updated_at),
     })
 }
 

@@ -268,8 +268,6 @@ pub(crate) struct CompanyRec {
     pub province: u8,
     /// Its SBI codes (an interned set).
     pub sbi: u32,
-    /// Microseconds since the epoch.
-    pub updated_at: i64,
     /// Its search words (in `word_ids`).
     pub words: Span,
     /// The certificates that cover it, as main applicant or subsidiary: the
@@ -285,10 +283,6 @@ pub(crate) struct City {
     pub key: u32,
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
-
 fn from_micros(m: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(m).unwrap_or_default()
 }
@@ -301,7 +295,6 @@ pub(crate) struct CompanyFacts<'a> {
     pub city: Option<&'a Name>,
     pub province: Option<Province>,
     pub sbi_codes: &'a [SbiCode],
-    pub updated_at: DateTime<Utc>,
 }
 
 /// The register in memory.
@@ -493,7 +486,6 @@ impl Store {
             },
             province: self.province(company),
             sbi_codes: self.sbi_codes(company).to_vec(),
-            updated_at: from_micros(c.updated_at),
         }
     }
 
@@ -604,7 +596,6 @@ impl Store {
             city: 0,
             province: 0,
             sbi: 0,
-            updated_at: 0,
             words: Span::default(),
             first_cert: 0,
             more_certs: 0,
@@ -655,7 +646,6 @@ impl Store {
                 .map_or(0, |i| i as u8 + 1)
         });
         c.sbi = sbi;
-        c.updated_at = micros(facts.updated_at);
         let new_city = self.city_key(id);
         if old_city != new_city {
             if let Some(k) = old_city {

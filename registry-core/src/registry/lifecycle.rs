@@ -198,7 +198,6 @@ fn upsert_companies(
         city: h.city.clone(),
         province: h.province,
         sbi_codes: h.sbi_codes.clone(),
-        updated_at: now,
     })
 }
 

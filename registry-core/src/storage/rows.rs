@@ -105,6 +105,20 @@ pub(crate) struct CompanyRow {
     pub search_text: String,
 }
 
+/// A company's public facts as a row holds them (for loading the read model:
+/// what a row says besides when it was written).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = companies)]
+pub(crate) struct CompanyFactsRow {
+    pub kvk_number: String,
+    pub name: String,
+    pub trade_names: String,
+    pub city: Option<String>,
+    pub province: Option<String>,
+    pub sbi_codes: String,
+    pub search_text: String,
+}
+
 /// A company as the register shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Company {
@@ -114,7 +128,6 @@ pub struct Company {
     pub city: Option<Name>,
     pub province: Option<Province>,
     pub sbi_codes: Vec<SbiCode>,
-    pub updated_at: DateTime<Utc>,
 }
 
 impl CompanyRow {
@@ -138,7 +151,6 @@ impl CompanyRow {
                 .transpose()
                 .map_err(&bad)?,
             sbi_codes: serde_json::from_str(&self.sbi_codes).map_err(corrupt_json("companies"))?,
-            updated_at: from_db(self.updated_at),
         })
     }
 }
