@@ -31,7 +31,6 @@ pub const REGISTER_SEQ: &str = "register-seq";
 /// A strong tag for `basis`: the representation, or the part of it that is not
 /// the time of answering, and the register state it reflects (`seq`), if any.
 pub fn etag_of(basis: &[u8], seq: Option<&[u8]>) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hasher = Sha256::new();
     if let Some(seq) = seq {
         hasher.update(b"seq ");
@@ -61,23 +60,54 @@ fn matches(req: &HttpRequest, etag: &str) -> bool {
         .any(|t| t == etag || t == "*")
 }
 
-/// A `200` JSON answer tagged by `basis` (the answer without the time of
-/// answering) as of register state `seq`, or `304` when the client has it
-/// already. The tag is weak (`W/`, RFC 9110, 8.8.1): the same answer, not the
-/// same bytes.
+/// A tag made of the parts of an answer that matter (see [`json`]), each
+/// length-prefixed so that no two answers run together alike.
+#[derive(Debug)]
+pub struct Tag(Sha256);
+
+impl Tag {
+    pub fn new(kind: &str) -> Self {
+        let mut tag = Tag(Sha256::new());
+        tag.add(kind.as_bytes());
+        tag
+    }
+
+    pub fn add(&mut self, part: &[u8]) {
+        self.0.update((part.len() as u64).to_le_bytes());
+        self.0.update(part);
+    }
+
+    /// The tag as of register state `seq`: weak (`W/`, RFC 9110, 8.8.1), the
+    /// same answer, not the same bytes.
+    fn finish(mut self, seq: &str) -> String {
+        self.add(b"seq");
+        self.add(seq.as_bytes());
+        let digest = self.0.finalize();
+        let mut out = String::with_capacity(36);
+        out.push_str("W/\"");
+        for b in digest.iter().take(16) {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+        out.push('"');
+        out
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// A `200` JSON answer tagged by `tag` (what the answer says, without the time
+/// of answering) as of register state `seq`, or `304` when the client has it
+/// already.
 pub fn json(
     req: &HttpRequest,
     body: &impl Serialize,
-    basis: &[u8],
+    tag: Tag,
     seq: i64,
 ) -> Result<HttpResponse, Problem> {
-    let bytes = serde_json::to_vec(body).map_err(|e| {
-        tracing::error!(error = %e, "cannot serialise a response");
-        Problem::internal()
-    })?;
     let mut response = HttpResponse::Ok();
     let seq = seq.to_string();
-    let etag = format!("W/{}", etag_of(basis, Some(seq.as_bytes())));
+    let etag = tag.finish(&seq);
     response.insert_header((REGISTER_SEQ, seq));
     response.insert_header((
         header::CACHE_CONTROL,
@@ -91,6 +121,10 @@ pub fn json(
             .status(actix_web::http::StatusCode::NOT_MODIFIED)
             .finish());
     }
+    let bytes = serde_json::to_vec(body).map_err(|e| {
+        tracing::error!(error = %e, "cannot serialise a response");
+        Problem::internal()
+    })?;
     Ok(response.content_type("application/json").body(bytes))
 }
 

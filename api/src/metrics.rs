@@ -64,9 +64,9 @@ impl Metrics {
         })
     }
 
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    fn observe(&self, method: &str, route: &str, status: &str, seconds: f64) {
         self.requests
-            .with_label_values(&[method, route, &status.to_string()])
+            .with_label_values(&[method, route, status])
             .inc();
         self.latency
             .with_label_values(&[method, route])
@@ -94,19 +94,24 @@ pub async fn observe(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let method = req.method().to_string();
-    let path = req.path().to_owned();
+    let method = req.method().clone();
     let response = next.call(req).await?;
     let elapsed = started.elapsed();
     let route = response
         .request()
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
-    let status = response.status().as_u16();
+    let status = response.status();
     if let Some(m) = metrics {
-        m.observe(&method, &route, status, elapsed.as_secs_f64());
+        m.observe(
+            method.as_str(),
+            &route,
+            status.as_str(),
+            elapsed.as_secs_f64(),
+        );
     }
     let micros = elapsed.as_micros() as u64;
+    let (path, status) = (response.request().path(), status.as_u16());
     if status >= 500 {
         tracing::warn!(%method, %route, %path, status, micros, "request");
     } else {

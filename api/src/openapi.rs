@@ -292,7 +292,7 @@ impl Modify for Catalogue {
 #[openapi(
     info(
         title = "PSO register",
-        version = "1.1.0",
+        version = "1.2.0",
         description = "The public register of the Prestatieladder Socialer Ondernemen (PSO): whether a company is \
             certified, at which level, on a date or over a whole contract term; search; the change feed; and the \
             signed writes of accredited certification bodies. The guide beside this document (`openapi/README.md`) \

@@ -169,11 +169,15 @@ pub fn run(
     let read_permits = Arc::new(tokio::sync::Semaphore::new(
         (config.pool.max_size as usize).min(2 * cores),
     ));
+    // Searches and batches: one core's worth at most on a small machine, the
+    // rest stays with the workers that answer status checks.
+    let work_permits = Arc::new(tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1)));
     let state = web::Data::new(AppState {
         registry,
         config,
         keys,
         read_permits,
+        work_permits,
     });
     let admin = state.config.admin_token.is_some();
     let mut server = HttpServer::new(move || {

@@ -16,4 +16,7 @@ pub struct AppState {
     /// Reads on PostgreSQL in flight at once: they queue here, first come first
     /// served, rather than oversubscribe the machine (a long tail under load).
     pub read_permits: Arc<tokio::sync::Semaphore>,
+    /// Work on the read model that takes more than microseconds (searches,
+    /// batches): fewer at once than there are cores (see `routes::work`).
+    pub work_permits: Arc<tokio::sync::Semaphore>,
 }

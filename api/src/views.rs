@@ -371,6 +371,34 @@ pub struct StandingView {
     pub valid_until: Option<NaiveDate>,
 }
 
+impl StandingView {
+    /// Feeds what the answer says into `tag` (see `http_cache::Tag`).
+    pub fn tag(&self, tag: &mut crate::http_cache::Tag) {
+        tag.add(&[u8::from(self.certified)]);
+        tag.add(self.status.as_str().as_bytes());
+        tag.add(self.level.map_or("", Level::as_str).as_bytes());
+        tag.add(&[u8::from(self.pso30plus)]);
+        tag.add(
+            self.certificate_number
+                .as_ref()
+                .map_or("", CertificateNumber::as_str)
+                .as_bytes(),
+        );
+        tag.add(
+            self.certification_body
+                .as_ref()
+                .map_or("", CbId::as_str)
+                .as_bytes(),
+        );
+        tag.add(
+            self.valid_until
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+    }
+}
+
 impl From<registry_core::StatusAnswer> for StandingView {
     fn from(a: registry_core::StatusAnswer) -> Self {
         Self {

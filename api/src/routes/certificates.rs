@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use registry_core::{CertificateNumber, ChangeStanding, Issued, Standing};
 
-use super::companies::{SearchParams, page_response};
+use super::companies::{SearchParams, Written};
 use super::events::{EventPage, FeedParams};
 use super::{blocking, read};
 use crate::extract::{Query, value_as};
@@ -217,17 +217,20 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let (filter, limit, after) = params.search()?;
-    let page = state
-        .registry
-        .model()
-        .search_certificates(&filter, after.as_ref(), limit)
-        .map_err(super::companies::search_refused)?;
-    let seq = page.seq;
-    let page = page.value;
-    let items: Vec<CertificateView> = page.items.into_iter().map(render).collect();
-    Ok(page_response(&req, page.next, limit, seq, |next_cursor| {
-        CertificatePage { items, next_cursor }
-    }))
+    let registry = state.registry.clone();
+    let written = super::work(&state, move || {
+        let page = registry
+            .model()
+            .search_certificates(&filter, after.as_ref(), limit)
+            .map_err(super::companies::search_refused)?;
+        let items: Vec<CertificateView> = page.value.items.into_iter().map(render).collect();
+        Written::page(page.value.next, page.seq, |next_cursor| CertificatePage {
+            items,
+            next_cursor,
+        })
+    })
+    .await?;
+    Ok(written.response(&req, limit))
 }
 
 /// `GET /v1/certificates/{number}`.

@@ -9,6 +9,7 @@ use registry_core::{CbId, KvkNumber, Level, Province, SearchCursor, SearchFilter
 use serde::Deserialize;
 
 use super::status::kvk_number;
+use super::work;
 use crate::extract::Query;
 use crate::http_cache;
 use crate::paging::{self, CompanyPage};
@@ -98,21 +99,45 @@ pub fn search_refused(e: registry_core::CoreError) -> Problem {
     }
 }
 
-/// Renders a page as of register state `seq`, with `nextCursor` and a `Link`
-/// to the next page. `page` makes the page's body from `nextCursor`.
-pub fn page_response<P: serde::Serialize>(
-    req: &HttpRequest,
-    next: Option<SearchCursor>,
-    limit: i64,
-    seq: i64,
-    page: impl FnOnce(Option<String>) -> P,
-) -> HttpResponse {
-    let next_cursor = next.as_ref().map(paging::encode_cursor);
-    let mut response = HttpResponse::Ok();
-    if let Some(cursor) = &next_cursor {
-        response.insert_header((header::LINK, paging::next_link(req, cursor, limit)));
+/// A page written out (off the workers), where the next one starts, and the
+/// register state it reflects.
+#[derive(Debug)]
+pub struct Written {
+    pub body: Vec<u8>,
+    pub next_cursor: Option<String>,
+    pub seq: i64,
+}
+
+impl Written {
+    /// Writes a page: `page` makes its body from `nextCursor`.
+    pub fn page<P: serde::Serialize>(
+        next: Option<SearchCursor>,
+        seq: i64,
+        page: impl FnOnce(Option<String>) -> P,
+    ) -> Result<Self, Problem> {
+        let next_cursor = next.as_ref().map(paging::encode_cursor);
+        let body = serde_json::to_vec(&page(next_cursor.clone())).map_err(|e| {
+            tracing::error!(error = %e, "cannot serialise a page");
+            Problem::internal()
+        })?;
+        Ok(Self {
+            body,
+            next_cursor,
+            seq,
+        })
     }
-    http_cache::as_of(response.json(page(next_cursor)), seq)
+
+    /// The answer: the page, with a `Link` to the next one.
+    pub fn response(self, req: &HttpRequest, limit: i64) -> HttpResponse {
+        let mut response = HttpResponse::Ok();
+        if let Some(cursor) = &self.next_cursor {
+            response.insert_header((header::LINK, paging::next_link(req, cursor, limit)));
+        }
+        http_cache::as_of(
+            response.content_type("application/json").body(self.body),
+            self.seq,
+        )
+    }
 }
 
 /// `GET /v1/companies`: search, by relevance with `q`, else by name.
@@ -133,17 +158,25 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let (filter, limit, after) = params.search()?;
-    let page = state
-        .registry
-        .model()
-        .search_companies(&filter, after.as_ref(), limit)
-        .map_err(search_refused)?;
-    let seq = page.seq;
-    let page = page.value;
-    let items: Vec<CompanyHitView> = page.items.into_iter().map(CompanyHitView::from).collect();
-    Ok(page_response(&req, page.next, limit, seq, |next_cursor| {
-        CompanyPage { items, next_cursor }
-    }))
+    let registry = state.registry.clone();
+    let written = work(&state, move || {
+        let page = registry
+            .model()
+            .search_companies(&filter, after.as_ref(), limit)
+            .map_err(search_refused)?;
+        let items: Vec<CompanyHitView> = page
+            .value
+            .items
+            .into_iter()
+            .map(CompanyHitView::from)
+            .collect();
+        Written::page(page.value.next, page.seq, |next_cursor| CompanyPage {
+            items,
+            next_cursor,
+        })
+    })
+    .await?;
+    Ok(written.response(&req, limit))
 }
 
 /// `GET /v1/companies/{kvk}`: the company, its standing now, and every

@@ -23,26 +23,36 @@ where
     web::block(f).await?.map_err(Problem::from)
 }
 
-/// Runs a read of the register. On the embedded SQLite default a read is work
-/// in this process (microseconds, never waiting on a network or on writers, in
-/// WAL mode): it runs right here, without two thread hops. On PostgreSQL it runs
-/// on the blocking pool, so that a slow network never stalls a worker.
+/// Runs a read of the database (the feed, a certificate's events) on the
+/// blocking pool, off the async workers, a bounded number at a time.
 pub async fn read<T, F>(state: &crate::state::AppState, f: F) -> Result<T, Problem>
 where
     F: FnOnce() -> Result<T, registry_core::CoreError> + Send + 'static,
     T: Send + 'static,
 {
-    match state.registry.backend() {
-        registry_core::Backend::Sqlite => f().map_err(Problem::from),
-        registry_core::Backend::Postgres => {
-            let _permit = state
-                .read_permits
-                .acquire()
-                .await
-                .map_err(|_| Problem::unavailable())?;
-            blocking(f).await
-        }
-    }
+    let _permit = state
+        .read_permits
+        .acquire()
+        .await
+        .map_err(|_| Problem::unavailable())?;
+    blocking(f).await
+}
+
+/// Runs work on the read model that may take a while (a search page, a batch:
+/// up to a millisecond or two, with their answers written out) on the
+/// blocking pool, fewer at a time than there are cores, so that the workers
+/// stay free for the status checks that take microseconds.
+pub async fn work<T, F>(state: &crate::state::AppState, f: F) -> Result<T, Problem>
+where
+    F: FnOnce() -> Result<T, Problem> + Send + 'static,
+    T: Send + 'static,
+{
+    let _permit = state
+        .work_permits
+        .acquire()
+        .await
+        .map_err(|_| Problem::unavailable())?;
+    web::block(f).await?
 }
 
 /// Unknown paths: 404 problem.
