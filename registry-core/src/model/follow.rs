@@ -4,10 +4,11 @@
 //!
 //! It keeps a connection of its own. On PostgreSQL it `LISTEN`s to the
 //! channel every append notifies (see `storage`), and looks at what arrived
-//! every few milliseconds (reading what the socket holds, no round trip); the
-//! log is the truth, read up to its barrier, and a poll every half second is
-//! the fallback for a notification lost with a connection. On SQLite (one
-//! writer, usually this process) it polls.
+//! every few milliseconds (reading what the socket holds, no round trip); an
+//! event of another process sends it to the log, which is the truth, read up to
+//! its barrier; a poll every half second is the fallback for a notification
+//! lost with a connection. On SQLite (one writer, usually this process) it
+//! polls.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -64,6 +65,17 @@ impl ReadModel {
     }
 }
 
+/// Whether an announcement (`instance:seq`) is of an event another process
+/// appended after `applied`: this process's own are handed over directly.
+fn announced_elsewhere(payload: &str, applied: i64) -> bool {
+    match payload.rsplit_once(':') {
+        Some((instance, seq)) => {
+            instance != crate::storage::instance() && seq.parse::<i64>().is_ok_and(|s| s > applied)
+        }
+        None => true,
+    }
+}
+
 /// Opens the follower's connection; on PostgreSQL it listens.
 fn connect(connector: &Connector) -> Option<AnyConnection> {
     let mut conn = match connector.open() {
@@ -108,7 +120,7 @@ fn run(model: Weak<ReadModel>, connector: &Connector, stop: &AtomicBool) {
             // round, and the read below finds out.
             for note in pg.notifications_iter() {
                 match note {
-                    Ok(n) => due |= n.payload.parse::<i64>().is_ok_and(|s| s > model.seq()),
+                    Ok(n) => due |= announced_elsewhere(&n.payload, model.seq()),
                     Err(_) => {
                         due = true;
                         break;
@@ -132,5 +144,19 @@ fn run(model: Weak<ReadModel>, connector: &Connector, stop: &AtomicBool) {
             tracing::warn!(error = %e, "the read model's follower lost the log; connecting again");
             conn = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announcements_of_this_process_are_left_alone() {
+        let own = format!("{}:10", crate::storage::instance());
+        assert!(!announced_elsewhere(&own, 5));
+        assert!(announced_elsewhere("someone-else:10", 5));
+        assert!(!announced_elsewhere("someone-else:5", 5), "applied already");
+        assert!(announced_elsewhere("garbled", 5), "read the log to be sure");
     }
 }

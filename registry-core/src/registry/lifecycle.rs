@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Datelike, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Text};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -229,13 +228,11 @@ fn write_coverage(conn: &mut AnyConnection, id: i64, covered: &[Covered]) -> Res
     if let AnyConnection::Postgresql(pg) = conn {
         let kvks: Vec<&str> = covered.iter().map(|c| c.kvk_number.as_str()).collect();
         let mains: Vec<bool> = covered.iter().map(|c| c.main_applicant).collect();
-        diesel::sql_query(
-            "INSERT INTO coverage (certificate_id, kvk_number, is_main) \
-             SELECT $1, kvk, main FROM unnest($2::text[], $3::boolean[]) AS c(kvk, main)",
-        )
-        .bind::<BigInt, _>(id)
-        .bind::<Array<Text>, _>(&kvks)
-        .bind::<Array<Bool>, _>(&mains)
+        crate::storage::prepared::WriteCoverage {
+            certificate: id,
+            kvks: &kvks,
+            mains: &mains,
+        }
         .execute(pg)?;
         return Ok(());
     }
@@ -285,17 +282,11 @@ fn write_sbi_codes(
 ) -> Result<(), CoreError> {
     let codes: Vec<&str> = codes.iter().map(SbiCode::as_str).collect();
     if let AnyConnection::Postgresql(pg) = conn {
-        diesel::sql_query(
-            "WITH gone AS (DELETE FROM company_sbi \
-                           WHERE kvk_number = $2 AND sbi_code <> ALL($1::text[])) \
-             INSERT INTO company_sbi (sbi_code, kvk_number, sort_name) \
-             SELECT unnest($1::text[]), $2, $3 \
-             ON CONFLICT (sbi_code, kvk_number) DO UPDATE SET sort_name = EXCLUDED.sort_name \
-             WHERE company_sbi.sort_name <> EXCLUDED.sort_name",
-        )
-        .bind::<Array<Text>, _>(&codes)
-        .bind::<Text, _>(kvk)
-        .bind::<Text, _>(sort_name)
+        crate::storage::prepared::WriteSbiCodes {
+            codes: &codes,
+            kvk,
+            sort_name,
+        }
         .execute(pg)?;
         return Ok(());
     }

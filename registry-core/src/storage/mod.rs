@@ -2,6 +2,7 @@
 //! PostgreSQL, picked from the URL's scheme. Where the two differ (transactions,
 //! locks), the difference sits in this module, each arm small.
 
+pub(crate) mod prepared;
 pub(crate) mod rows;
 pub(crate) mod schema;
 pub(crate) mod text_search;
@@ -14,7 +15,7 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Nullable};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 // Referenced so that their `bundled` features apply: the binary then needs neither
@@ -127,6 +128,19 @@ fn redact_password(url: &str) -> String {
         }
         None => url.to_owned(),
     }
+}
+
+/// This process, as the announcements of its appends name it: a follower
+/// leaves its own process's alone (its writes hand their events over
+/// directly) and reads the log for the others'.
+pub(crate) fn instance() -> &'static str {
+    static INSTANCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    INSTANCE.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{:x}-{nanos:x}", std::process::id())
+    })
 }
 
 /// The backends the register runs on.
@@ -426,12 +440,7 @@ impl AnyConnection {
     /// (PostgreSQL advisory lock; SQLite already holds its one write lock).
     pub(crate) fn lock_company(&mut self, kvk: &str) -> QueryResult<()> {
         match self {
-            AnyConnection::Postgresql(c) => {
-                diesel::sql_query("SELECT pg_advisory_xact_lock(1, hashtext($1))")
-                    .bind::<Text, _>(kvk)
-                    .execute(c)
-                    .map(|_| ())
-            }
+            AnyConnection::Postgresql(c) => prepared::LockCompany { kvk }.execute(c).map(|_| ()),
             AnyConnection::Sqlite(_) => Ok(()),
         }
     }
@@ -470,27 +479,9 @@ impl AnyConnection {
     pub(crate) fn append_event(&mut self, row: &rows::NewEventRow<'_>) -> QueryResult<i64> {
         match self {
             AnyConnection::Postgresql(pg) => {
-                #[derive(QueryableByName)]
-                struct Seq {
-                    #[diesel(sql_type = BigInt)]
-                    seq: i64,
-                }
                 // The append is announced to every follower (delivered at
-                // commit; the payload is the `seq`).
-                diesel::sql_query(
-                    "WITH e AS (INSERT INTO events (certificate_id, cb_id, kind, effective_at, recorded_at, detail, evidence) \
-                     SELECT $1, $2, $3, $4, $5, $6, $7 FROM pg_advisory_xact_lock_shared(2, 0) RETURNING seq) \
-                     SELECT e.seq FROM e, LATERAL (SELECT pg_notify('pso_events', e.seq::text)) n",
-                )
-                .bind::<Nullable<BigInt>, _>(row.certificate_id)
-                .bind::<Nullable<Text>, _>(row.cb_id)
-                .bind::<Text, _>(row.kind)
-                .bind::<Timestamp, _>(row.effective_at)
-                .bind::<Timestamp, _>(row.recorded_at)
-                .bind::<Text, _>(row.detail)
-                .bind::<Nullable<Text>, _>(row.evidence)
-                .get_result::<Seq>(pg)
-                .map(|s| s.seq)
+                // commit; the payload is `instance:seq`).
+                prepared::AppendEvent { row }.get_result::<i64>(pg)
             }
             AnyConnection::Sqlite(_) => diesel::insert_into(schema::events::table)
                 .values(row)

@@ -57,24 +57,9 @@ pub(crate) fn index_company(
         // a concurrent transaction added first is not in this statement's
         // snapshot; then the postings are written again by statements of their
         // own, each with a new snapshot.
-        #[derive(QueryableByName)]
-        struct Found {
-            #[diesel(sql_type = BigInt)]
-            n: i64,
-        }
-        let found: Found = diesel::sql_query(
-            "WITH added AS (INSERT INTO search_words (word) SELECT unnest($1::text[])                             ON CONFLICT (word) DO NOTHING RETURNING id),              ids AS (SELECT id FROM added UNION SELECT id FROM search_words WHERE word = ANY($1)),              gone AS (DELETE FROM search_company_words                       WHERE kvk_number = $2 AND word_id NOT IN (SELECT id FROM ids)),              put AS (INSERT INTO search_company_words (word_id, kvk_number)                      SELECT id, $2 FROM ids ON CONFLICT DO NOTHING)              SELECT count(*) AS n FROM ids",
-        )
-        .bind::<Array<Text>, _>(&words)
-        .bind::<Text, _>(kvk)
-        .get_result(pg)?;
-        if found.n < words.len() as i64 {
-            diesel::sql_query(
-                "WITH ids AS (SELECT id FROM search_words WHERE word = ANY($1))                  INSERT INTO search_company_words (word_id, kvk_number)                  SELECT id, $2 FROM ids ON CONFLICT DO NOTHING",
-            )
-            .bind::<Array<Text>, _>(&words)
-            .bind::<Text, _>(kvk)
-            .execute(pg)?;
+        let found = super::prepared::IndexCompany { words: &words, kvk }.get_result::<i64>(pg)?;
+        if found < words.len() as i64 {
+            super::prepared::PostWords { words: &words, kvk }.execute(pg)?;
         }
         return Ok(());
     }

@@ -796,7 +796,7 @@ async fn run(args: &[String]) {
             ));
 
             // The peer's six searches, one by one, and its status lookup.
-            if with_peer && backend == "sqlite" && existing.is_none() {
+            if with_peer && backend == "sqlite" {
                 let file = url.trim_start_matches("sqlite://");
                 if let Some(peer) = datasette(
                     std::path::Path::new(file),
