@@ -11,6 +11,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/registry.db";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_AUDIENCE: &str = "pso-registry";
 pub const DEFAULT_LOG_FILTER: &str = "info";
+/// The register's name in its checkpoints and signed answers (`iss`).
+pub const DEFAULT_ORIGIN: &str = "localhost/pso-registry";
 /// An admin token shorter than this is refused at start-up.
 pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
 
@@ -68,6 +70,22 @@ pub struct Config {
     /// `REGISTRY_HSTS_SECS`: when the register is served over TLS (behind a
     /// proxy that ends it), the `Strict-Transport-Security` header to send.
     pub hsts_header: Option<String>,
+    /// `REGISTRY_ORIGIN`: the register's name in its log's checkpoints and
+    /// the `iss` of its signed answers (`host/path`, no scheme, no spaces or `+`).
+    pub origin: String,
+    /// `REGISTRY_SIGNING_KEY_FILE`: the register's Ed25519 key (PKCS#8 PEM).
+    /// Required on PostgreSQL; on SQLite, made at first start beside the
+    /// database file when not given.
+    pub signing_key_file: Option<std::path::PathBuf>,
+    /// `REGISTRY_RETIRED_KEYS_FILE`: public keys (PEM) the register signed
+    /// with before, still published and trusted for what they signed.
+    pub retired_keys_file: Option<std::path::PathBuf>,
+    /// `REGISTRY_CHECKPOINT_SECS`: a checkpoint is signed and kept at least
+    /// this often while the log grows.
+    pub checkpoint_interval: Duration,
+    /// `REGISTRY_CHECKPOINT_EVENTS`: … and whenever this many entries were
+    /// added since the last one.
+    pub checkpoint_events: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +165,24 @@ impl Config {
                     number("REGISTRY_HSTS_SECS", 0, 1..=63_072_000)?
                 )),
             },
+            origin: {
+                let origin = get("REGISTRY_ORIGIN").unwrap_or_else(|| DEFAULT_ORIGIN.into());
+                registry_core::log::note::check_name(&origin).map_err(|e| {
+                    ConfigError::Invalid {
+                        variable: "REGISTRY_ORIGIN",
+                        reason: e.to_string(),
+                    }
+                })?;
+                origin
+            },
+            signing_key_file: get("REGISTRY_SIGNING_KEY_FILE").map(Into::into),
+            retired_keys_file: get("REGISTRY_RETIRED_KEYS_FILE").map(Into::into),
+            checkpoint_interval: Duration::from_secs(number(
+                "REGISTRY_CHECKPOINT_SECS",
+                60,
+                1..=86_400,
+            )?),
+            checkpoint_events: number("REGISTRY_CHECKPOINT_EVENTS", 1000, 1..=10_000_000)?,
             log_filter: get("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.into()),
             log_json: match get("LOG_FORMAT").as_deref() {
                 None | Some("text") => false,

@@ -2,6 +2,7 @@
 //! the start-up shared by `main` and the black-box tests.
 
 pub mod cb_tool;
+pub mod checkpoints;
 pub mod config;
 pub mod contract;
 pub mod expiry;
@@ -18,6 +19,7 @@ pub mod routes;
 pub mod schema;
 pub mod seed;
 pub mod signed_request;
+pub mod signing;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -23,13 +23,22 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the register over HTTP (the default). Configured by environment
-    /// variables: DATABASE_URL, BIND, REGISTRY_AUDIENCE, REGISTRY_ADMIN_TOKEN, RUST_LOG.
+    /// variables: DATABASE_URL, BIND, REGISTRY_AUDIENCE, REGISTRY_ADMIN_TOKEN,
+    /// REGISTRY_ORIGIN, REGISTRY_SIGNING_KEY_FILE, RUST_LOG (see README).
     Serve,
     /// Tools for certification bodies.
     #[command(subcommand)]
     Cb(CbCommand),
     /// Print the OpenAPI 3.1 document (what `make openapi` checks in).
     Openapi,
+    /// Make the register's own signing key (Ed25519, PKCS#8 PEM, readable by
+    /// its owner only) for REGISTRY_SIGNING_KEY_FILE; an existing file is not
+    /// overwritten.
+    SigningKey {
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Fill a register with fictitious companies and certificates (every level
     /// and standing), through the lifecycle commands. Deterministic for a seed.
     Seed {
@@ -96,6 +105,13 @@ fn main() -> ExitCode {
             print!("{}", pso_api::openapi::document());
             ExitCode::SUCCESS
         }
+        Command::SigningKey { out } => match pso_api::signing::make_key(&out) {
+            Ok(key) => {
+                println!("{}", pso_api::signing::thumbprint(&key.verifying_key()));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
         Command::Cb(CbCommand::Keygen { key_out }) => keygen(&key_out),
         Command::Cb(CbCommand::Sign {
             key,

@@ -272,6 +272,36 @@ component!(
     KeyBytesSchema = "KeyBytes", KEY_BYTES.schema()
 );
 component!(
+    /// A signed note (C2SP `signed-note`).
+    SignedNoteSchema = "SignedNote",
+    from_json(json!({
+        "type": "string",
+        "description": "A C2SP signed note: its text (for a checkpoint: origin, tree size and base64 root hash, a line each), an empty line, and a signature line per key (`— <name> <base64 key id and signature>`).",
+        "maxLength": 4096
+    }))
+);
+component!(
+    /// A signed-note verifier key.
+    VerifierKeySchema = "VerifierKey",
+    from_json(json!({
+        "type": "string",
+        "description": "`<name>+<key id, 8 hex digits>+<base64 of 0x01 and the Ed25519 public key>`, and a newline.",
+        "pattern": "^[!-*,-~]{1,200}\\+[0-9a-f]{8}\\+[A-Za-z0-9+/]{44}\\n$",
+        "maxLength": 256
+    }))
+);
+component!(
+    /// A SHA-256 hash, base64.
+    HashSchema = "Hash",
+    from_json(json!({
+        "type": "string",
+        "description": "A SHA-256 hash, base64 (standard alphabet, padded).",
+        "pattern": "^[A-Za-z0-9+/]{43}=$",
+        "minLength": 44,
+        "maxLength": 44
+    }))
+);
+component!(
     /// A key set's address.
     JwksUriSchema = "JwksUri",
     from_json(json!({
@@ -438,6 +468,9 @@ pub fn components() -> Vec<(String, RefOr<Schema>)> {
         entry::<ReasonSchema>(),
         entry::<CompactJwsSchema>(),
         entry::<KeyBytesSchema>(),
+        entry::<SignedNoteSchema>(),
+        entry::<VerifierKeySchema>(),
+        entry::<HashSchema>(),
         entry::<JwksUriSchema>(),
         entry::<NoteSchema>(),
         entry::<AudienceSchema>(),

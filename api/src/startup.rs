@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::metrics::{self, Metrics};
 use crate::routes::{
     self, CHANGE, READ, READ_WRITE, WRITE, admin, certificates, certification_bodies, companies,
-    events, health, resource, status,
+    events, health, log, resource, status,
 };
 use crate::state::AppState;
 
@@ -35,6 +35,13 @@ pub enum StartupError {
     Http(#[from] reqwest::Error),
     #[error("start-up task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error("the register's signing key: {0}")]
+    Signing(#[from] crate::signing::SigningError),
+    #[error("cannot check the transparency log: {0}")]
+    Core(#[from] registry_core::CoreError),
+    /// The stored log is not the history it signed: the register does not serve.
+    #[error("the transparency log was rewritten behind the register's back: {0}")]
+    Tampered(registry_core::Tampering),
 }
 
 /// Routes an embedder adds beside the register's own (the black-box tests add
@@ -47,6 +54,7 @@ pub struct Application {
     server: Server,
     registry: Registry,
     config: Arc<Config>,
+    checkpoints: Arc<crate::checkpoints::Checkpoints>,
 }
 
 impl std::fmt::Debug for Application {
@@ -70,6 +78,26 @@ impl Application {
             tokio::task::spawn_blocking(move || Registry::open(&url, &pool, SchemeRules::pso()))
                 .await??;
         tracing::info!(database = %config.database_url, "database ready");
+        let signing = Arc::new(crate::signing::Signing::load(&config)?);
+        let checking = registry.clone();
+        let keys = signing.note_keys();
+        let started = std::time::Instant::now();
+        let check = tokio::task::spawn_blocking(move || checking.check_log(&keys)).await??;
+        match check {
+            Ok(check) => tracing::info!(
+                entries = check.entries,
+                integrated = check.integrated,
+                checkpoint = ?check.checkpoint,
+                seconds = started.elapsed().as_secs_f64(),
+                verifier_key = %signing.key().verifier_key(),
+                "transparency log verified"
+            ),
+            Err(tampered) => {
+                tracing::error!(%tampered, "the transparency log does not verify; not serving");
+                return Err(StartupError::Tampered(tampered));
+            }
+        }
+        let checkpoints = Arc::new(crate::checkpoints::Checkpoints::new(signing.clone()));
         let listener = TcpListener::bind(&config.bind).map_err(|source| StartupError::Bind {
             bind: config.bind.clone(),
             source,
@@ -79,13 +107,20 @@ impl Application {
             source,
         })?;
         let config = Arc::new(config);
-        let server = run(listener, registry.clone(), config.clone(), extra)?;
+        let server = run(
+            listener,
+            registry.clone(),
+            config.clone(),
+            (signing, checkpoints.clone()),
+            extra,
+        )?;
         tracing::info!(address = %port, "serving");
         Ok(Self {
             port: port.port(),
             server,
             registry,
             config,
+            checkpoints,
         })
     }
 
@@ -107,7 +142,14 @@ impl Application {
             self.registry.clone(),
             self.config.expiry_interval,
         ));
+        let checkpoints = tokio::spawn(crate::checkpoints::run(
+            self.registry.clone(),
+            self.checkpoints.clone(),
+            self.config.checkpoint_interval,
+            self.config.checkpoint_events,
+        ));
         let result = self.server.await;
+        checkpoints.abort();
         expiry.abort();
         model.abort();
         if let Ok(follow) = model.await {
@@ -157,6 +199,10 @@ pub fn run(
     listener: TcpListener,
     registry: Registry,
     config: Arc<Config>,
+    (signing, checkpoints): (
+        Arc<crate::signing::Signing>,
+        Arc<crate::checkpoints::Checkpoints>,
+    ),
     extra: ExtraRoutes,
 ) -> Result<Server, StartupError> {
     crate::panics::install_hook();
@@ -178,6 +224,8 @@ pub fn run(
         keys,
         read_permits,
         work_permits,
+        signing,
+        checkpoints,
     });
     let admin = state.config.admin_token.is_some();
     let mut server = HttpServer::new(move || {
@@ -231,6 +279,15 @@ pub fn run(
                     .route(web::get().to(certification_bodies::get)),
             )
             .service(resource("/v1/events", READ).route(web::get().to(events::feed)))
+            .service(resource("/v1/log/checkpoint", READ).route(web::get().to(log::checkpoint)))
+            .service(resource("/v1/log/verifier-key", READ).route(web::get().to(log::verifier_key)))
+            .service(resource("/v1/log/entries/{index}", READ).route(web::get().to(log::entry)))
+            .service(resource("/v1/log/proof/inclusion", READ).route(web::get().to(log::inclusion)))
+            .service(
+                resource("/v1/log/proof/consistency", READ).route(web::get().to(log::consistency)),
+            )
+            .service(resource("/v1/log/tile/{path:.*}", READ).route(web::get().to(log::tile)))
+            .service(resource("/.well-known/jwks.json", READ).route(web::get().to(log::jwks)))
             .configure(|routes| {
                 // Without a token the scheme owner's API does not exist: its
                 // paths are unknown paths (404), whatever is sent.

@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use registry_core::Registry;
 
+use crate::checkpoints::Checkpoints;
 use crate::config::Config;
 use crate::keys::KeyStore;
+use crate::signing::Signing;
 
 /// The registry, the configuration and the CBs' key sets, shared by all workers.
 #[derive(Debug, Clone)]
@@ -19,4 +21,8 @@ pub struct AppState {
     /// Work on the read model that takes more than microseconds (searches,
     /// batches): fewer at once than there are cores (see `routes::work`).
     pub work_permits: Arc<tokio::sync::Semaphore>,
+    /// The register's own keys.
+    pub signing: Arc<Signing>,
+    /// The checkpoint last signed.
+    pub checkpoints: Arc<Checkpoints>,
 }

@@ -39,6 +39,13 @@ fn cross_origin_methods(pattern: &str) -> Option<&'static str> {
         | "/v1/certification-bodies"
         | "/v1/certification-bodies/{id}"
         | "/v1/events"
+        | "/v1/log/checkpoint"
+        | "/v1/log/verifier-key"
+        | "/v1/log/entries/{index}"
+        | "/v1/log/proof/inclusion"
+        | "/v1/log/proof/consistency"
+        | "/v1/log/tile/{path:.*}"
+        | "/.well-known/jwks.json"
         | "/v1/openapi.json" => Some("GET, HEAD"),
         _ => None,
     }

@@ -9,6 +9,7 @@ pub mod company;
 pub mod error;
 pub mod event;
 pub mod level;
+pub mod log;
 pub mod model;
 pub mod period;
 pub mod registry;
@@ -37,8 +38,8 @@ pub use model::{AsOf, Follow, ReadModel};
 pub use period::{HandbookVersion, Period, PeriodDraft, Score};
 pub use registry::{
     Accredit, Batch, Certificate, CertificationBodyChange, ChangeStanding, CompanyHit, Covered,
-    IssueCertificate, Issued, KeyChanges, PoolState, Registry, RenewCertificate, SearchCursor,
-    SearchFilter, SearchPage, SearchStatus,
+    IssueCertificate, Issued, KeyChanges, LogCheck, PoolState, Registry, RenewCertificate,
+    SearchCursor, SearchFilter, SearchPage, SearchStatus, Tampering,
 };
 pub use scheme::{Scheme, SchemeRules};
 pub use status::{CompanyStatus, IntervalEnd, StatusAnswer, StatusQuery};

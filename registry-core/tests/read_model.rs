@@ -20,7 +20,9 @@ use registry_core::*;
 on_both_backends!(
     the_model_answers_as_the_database_does,
     a_fresh_model_equals_the_one_kept_by_writes,
-    pages_cut_short_by_the_budget_still_see_every_row_once
+    pages_cut_short_by_the_budget_still_see_every_row_once,
+    the_log_holds_every_event_and_the_model_its_edge,
+    a_rewritten_event_is_named_at_start_up
 );
 
 const WORDS: [&str; 16] = [
@@ -605,4 +607,106 @@ fn pages_cut_short_by_the_budget_still_see_every_row_once(db: TestDatabase) {
         short_pages > 20 && listed > 100,
         "{short_pages} short pages, {listed} rows"
     );
+}
+
+/// Every event is an entry of the log, in `seq` order; the entries rebuild
+/// the tree whose root the model keeps (kept by writes, and loaded afresh);
+/// the register's proofs verify against it.
+fn the_log_holds_every_event_and_the_model_its_edge(db: TestDatabase) {
+    use registry_core::log::tree::{self, MemoryTree, leaf_hash};
+    let registry = random_history(&db, 4242, 100);
+    let check = registry
+        .check_log(&[])
+        .expect("checked")
+        .expect("the log verifies");
+    let size = registry.log_size().expect("size");
+    assert_eq!(check.entries, size);
+    assert!(size > 30, "{size} entries");
+    let mut memory = MemoryTree::default();
+    let mut last_seq = 0;
+    for i in 0..size {
+        let leaf = registry.log_entry(i).expect("read").expect("entry");
+        let fields: serde_json::Value = serde_json::from_slice(&leaf).expect("JSON");
+        let seq = fields["seq"].as_i64().expect("seq");
+        assert!(seq > last_seq, "entries in seq order");
+        last_seq = seq;
+        memory.push(leaf_hash(&leaf));
+    }
+    assert_eq!(registry.log_entry(size).expect("read"), None);
+    let kept = registry.model().log_tree().expect("loaded").value;
+    assert_eq!(kept, (size, memory.frontier().root()));
+    let fresh = open(&db);
+    fresh.load_model().expect("load");
+    assert_eq!(fresh.model().log_tree().expect("loaded").value, kept);
+    assert_eq!(registry.log_root(size).expect("root"), kept.1);
+    let mut rng = StdRng::seed_from_u64(7);
+    for _ in 0..40 {
+        let n = rng.random_range(1..=size);
+        let i = rng.random_range(0..n);
+        let root = tree::root_at(n, &mut memory).expect("root");
+        let path = registry.inclusion_proof(i, n).expect("proof");
+        let leaf = registry.log_entry(i).expect("read").expect("entry");
+        tree::verify_inclusion(&leaf_hash(&leaf), i, n, &path, &root).expect("included");
+        let m = rng.random_range(1..=n);
+        let proof = registry.consistency_proof(m, n).expect("proof");
+        let old = tree::root_at(m, &mut memory).expect("root");
+        tree::verify_consistency(m, n, &proof, &old, &root).expect("consistent");
+    }
+    assert!(matches!(
+        registry.inclusion_proof(0, size + 1),
+        Err(CoreError::Validation(_))
+    ));
+    assert!(matches!(
+        registry.consistency_proof(0, size),
+        Err(CoreError::Validation(_))
+    ));
+}
+
+/// An event rewritten behind the register's back (its triggers dropped) is
+/// named by its log index; so is a signed checkpoint the log no longer
+/// matches.
+fn a_rewritten_event_is_named_at_start_up(db: TestDatabase) {
+    use registry_core::log::RegisterKey;
+    let registry = random_history(&db, 99, 40);
+    let size = registry.log_size().expect("size");
+    let key = RegisterKey::new(
+        "test.example/log",
+        ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]),
+    )
+    .expect("key");
+    let keys = [(key.name().to_owned(), key.public())];
+    let root = registry.log_root(size).expect("root");
+    registry
+        .record_checkpoint(size, &key.sign_checkpoint(size, &root), chrono::Utc::now())
+        .expect("kept");
+    let check = registry
+        .check_log(&keys)
+        .expect("checked")
+        .expect("verifies");
+    assert_eq!(check.checkpoint, Some(size));
+    // A checkpoint by another key: refused.
+    assert!(matches!(
+        registry.check_log(&[]).expect("checked"),
+        Err(Tampering::Checkpoint { .. })
+    ));
+    let victim = size / 2;
+    let leaf = registry.log_entry(victim).expect("read").expect("entry");
+    let seq = serde_json::from_slice::<serde_json::Value>(&leaf).expect("JSON")["seq"]
+        .as_i64()
+        .expect("seq");
+    let drop_triggers = if db.url.starts_with("postgres") {
+        "DROP TRIGGER events_no_update_or_delete ON events"
+    } else {
+        "DROP TRIGGER events_no_update"
+    };
+    registry_core::test_support::execute_sql(&db.url, drop_triggers).expect("dropped");
+    registry_core::test_support::execute_sql(
+        &db.url,
+        &format!("UPDATE events SET detail = detail || ' ' WHERE seq = {seq}"),
+    )
+    .expect("rewritten");
+    match registry.check_log(&keys).expect("checked") {
+        Err(Tampering::Entry { index, .. }) => assert_eq!(index, victim),
+        other => panic!("the rewrite went unnoticed: {other:?}"),
+    }
 }

@@ -83,6 +83,51 @@ fn random_token() -> String {
         .collect()
 }
 
+/// The `aud` the harness's servers take.
+pub const AUDIENCE: &str = "https://register.test/pso";
+
+/// The configuration the harness starts a server with: on `url`, listening on
+/// a free port, with the admin API when `admin` gives its token.
+pub fn configuration(backend: Backend, url: &str, admin: Option<&str>) -> Config {
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("DATABASE_URL", url.to_owned()),
+        ("BIND", "127.0.0.1:0".to_owned()),
+        ("REGISTRY_AUDIENCE", AUDIENCE.to_owned()),
+        ("REGISTRY_ADMIN_TOKEN", admin.unwrap_or_default().to_owned()),
+        ("REGISTRY_WORKERS", "2".to_owned()),
+        ("DATABASE_POOL_SIZE", "8".to_owned()),
+        ("REGISTRY_JWKS_MIN_REFETCH_SECS", "2".to_owned()),
+        ("REGISTRY_ORIGIN", "register.test/pso".to_owned()),
+        (
+            // SQLite makes its key beside the database file; PostgreSQL's
+            // replicas share one.
+            "REGISTRY_SIGNING_KEY_FILE",
+            match backend {
+                Backend::Sqlite => String::new(),
+                Backend::Postgres => signing_key_file(),
+            },
+        ),
+    ]);
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration")
+}
+
+/// The register's signing key of this test process (made once, in a
+/// directory of its own).
+pub fn signing_key_file() -> String {
+    static FILE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!(
+            "pso-test-key-{}-{}",
+            std::process::id(),
+            random_token()
+        ));
+        let path = dir.join("signing-key.pem");
+        pso_api::signing::make_key(&path).expect("a test signing key");
+        path.display().to_string()
+    })
+    .clone()
+}
+
 impl TestApp {
     /// A server on a fresh database of `backend`; `None` when PostgreSQL is
     /// unreachable and not required.
@@ -158,24 +203,8 @@ impl TestApp {
     ) -> TestApp {
         let with_admin = admin.is_some();
         let admin_token = admin.unwrap_or_else(random_token);
-        let audience = "https://register.test/pso".to_owned();
-        let vars: HashMap<&str, String> = HashMap::from([
-            ("DATABASE_URL", url.to_owned()),
-            ("BIND", "127.0.0.1:0".to_owned()),
-            ("REGISTRY_AUDIENCE", audience.clone()),
-            (
-                "REGISTRY_ADMIN_TOKEN",
-                if with_admin {
-                    admin_token.clone()
-                } else {
-                    String::new()
-                },
-            ),
-            ("REGISTRY_WORKERS", "2".to_owned()),
-            ("DATABASE_POOL_SIZE", "8".to_owned()),
-            ("REGISTRY_JWKS_MIN_REFETCH_SECS", "2".to_owned()),
-        ]);
-        let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration");
+        let audience = AUDIENCE.to_owned();
+        let config = configuration(backend, url, with_admin.then_some(admin_token.as_str()));
         let app = Application::build_with(config, extra)
             .await
             .expect("server starts");
@@ -221,6 +250,14 @@ impl TestApp {
             .send()
             .await
             .expect("request")
+    }
+
+    /// Stops the server and hands over its database (kept until dropped) and URL.
+    pub async fn stop_keeping_database(mut self) -> (Option<TestDatabase>, String) {
+        let db = self.db.take();
+        let url = self.database_url.clone();
+        self.stop().await;
+        (db, url)
     }
 
     /// Stops the server gracefully and waits for it.

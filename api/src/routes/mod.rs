@@ -6,6 +6,7 @@ pub mod certification_bodies;
 pub mod companies;
 pub mod events;
 pub mod health;
+pub mod log;
 pub mod status;
 
 use actix_web::http::Method;

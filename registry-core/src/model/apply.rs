@@ -55,6 +55,18 @@ impl Owned {
 }
 
 impl Store {
+    /// Extends the model's edge of the transparency log by an event's leaf;
+    /// one that does not follow marks the edge for reading again.
+    pub(crate) fn extend_log(&mut self, event: &LoggedEvent) {
+        match event.leaf {
+            Some((index, hash)) if index == self.log.size() => {
+                self.log.push(hash);
+            }
+            Some((index, _)) if index < self.log.size() && !self.log_stale => {}
+            _ => self.log_stale = true,
+        }
+    }
+
     /// Applies one event of the log.
     pub(crate) fn apply(&mut self, event: &LoggedEvent) -> Result<(), NotFromLog> {
         match event.kind {

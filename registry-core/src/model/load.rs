@@ -20,6 +20,7 @@ use crate::company::{KvkNumber, Name, Province};
 use crate::error::CoreError;
 use crate::event::EventKind;
 use crate::level::Level;
+use crate::log::Frontier;
 use crate::period::{HandbookVersion, Score};
 use crate::registry::event_log::LoggedEvent;
 use crate::scheme::{Scheme, SchemeRules};
@@ -28,7 +29,9 @@ use crate::storage::rows::Company;
 use crate::storage::rows::{
     CertificateRow, CompanyFactsRow, CompanyRow, CoverageRow, corrupt, from_db, number,
 };
-use crate::storage::schema::{certificates, companies, coverage, events, search_words};
+use crate::storage::schema::{
+    certificates, companies, coverage, events, log_hashes, log_head, log_leaves, search_words,
+};
 use crate::text;
 use crate::time;
 
@@ -78,11 +81,12 @@ impl Store {
                 // too, and its error is the one told.
                 let read = read_snapshot(conn, &rows);
                 drop(rows);
+                let edge = read.and_then(|()| log_edge(conn));
                 let built = builder
                     .join()
                     .map_err(|_| CoreError::Storage("building the read model panicked".into()))?;
-                let store = built?;
-                read?;
+                let mut store = built?;
+                store.log = edge?;
                 Ok((store, seq))
             })
         })
@@ -369,6 +373,7 @@ impl Store {
 /// An event row with its certificate's number: seq, kind, certificate id and
 /// number, CB, effective and recorded instants, detail.
 type LogRow = (
+    (Option<i64>, Option<Vec<u8>>),
     i64,
     String,
     Option<i64>,
@@ -599,11 +604,23 @@ pub(crate) fn events_between(
 ) -> Result<Vec<LoggedEvent>, CoreError> {
     let rows: Vec<LogRow> = events::table
         .left_join(certificates::table.on(events::certificate_id.eq(certificates::id.nullable())))
+        .left_join(log_leaves::table.on(log_leaves::seq.eq(events::seq)))
+        .left_join(
+            log_hashes::table.on(log_hashes::level.eq(0).and(
+                log_hashes::idx
+                    .nullable()
+                    .eq(log_leaves::log_index.nullable()),
+            )),
+        )
         .filter(events::seq.gt(after))
         .filter(events::seq.le(upto))
         .order(events::seq.asc())
         .limit(limit)
         .select((
+            (
+                log_leaves::log_index.nullable(),
+                log_hashes::hash.nullable(),
+            ),
             events::seq,
             events::kind,
             events::certificate_id,
@@ -617,8 +634,15 @@ pub(crate) fn events_between(
     let bad = corrupt("events");
     rows.into_iter()
         .map(
-            |(seq, kind, id, n, cb, effective_at, recorded_at, detail)| {
+            |((index, hash), seq, kind, id, n, cb, effective_at, recorded_at, detail)| {
                 Ok(LoggedEvent {
+                    leaf: match (index, hash) {
+                        (Some(i), Some(h)) => Some((
+                            u64::try_from(i).map_err(|_| corrupt_log())?,
+                            <[u8; 32]>::try_from(h.as_slice()).map_err(|_| corrupt_log())?,
+                        )),
+                        _ => None,
+                    },
                     seq,
                     kind: EventKind::parse(&kind).map_err(&bad)?,
                     certificate: match (id, n) {
@@ -646,4 +670,44 @@ pub(crate) fn last_seq(conn: &mut AnyConnection) -> Result<i64, CoreError> {
         .select(diesel::dsl::max(events::seq))
         .first(conn)?;
     Ok(last.unwrap_or(0))
+}
+
+fn corrupt_log() -> CoreError {
+    CoreError::Storage("corrupt transparency log row".into())
+}
+
+/// The log's edge as the snapshot holds it.
+fn log_edge(conn: &mut AnyConnection) -> Result<Frontier, CoreError> {
+    let (size, bytes): (i64, Vec<u8>) = log_head::table
+        .find(1)
+        .select((log_head::size, log_head::frontier))
+        .first(conn)?;
+    let size = u64::try_from(size).map_err(|_| corrupt_log())?;
+    Frontier::from_parts(size, &bytes).map_err(|_| corrupt_log())
+}
+
+/// The log's edge when the event `seq` was the last: the stored hashes of its
+/// complete subtrees.
+pub(crate) fn log_edge_at(conn: &mut AnyConnection, seq: i64) -> Result<Frontier, CoreError> {
+    let last: Option<i64> = log_leaves::table
+        .filter(log_leaves::seq.le(seq))
+        .order(log_leaves::seq.desc())
+        .select(log_leaves::log_index)
+        .first(conn)
+        .optional()?;
+    let size = last.map_or(0, |i| i + 1);
+    let size = u64::try_from(size).map_err(|_| corrupt_log())?;
+    let nodes = Frontier::nodes(size);
+    let mut bytes = Vec::with_capacity(nodes.len() * 32);
+    for n in nodes {
+        let hash: Vec<u8> = log_hashes::table
+            .find((
+                i32::from(n.level),
+                i64::try_from(n.index).map_err(|_| corrupt_log())?,
+            ))
+            .select(log_hashes::hash)
+            .first(conn)?;
+        bytes.extend_from_slice(&hash);
+    }
+    Frontier::from_parts(size, &bytes).map_err(|_| corrupt_log())
 }

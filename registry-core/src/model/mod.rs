@@ -172,6 +172,12 @@ impl ReadModel {
         Ok(())
     }
 
+    /// The transparency log as of the model's state: its size and root hash.
+    /// A signed answer names this tree (its checkpoint).
+    pub fn log_tree(&self) -> Result<AsOf<(u64, crate::log::Hash)>, CoreError> {
+        self.read(|s| (s.log.size(), s.log.root()))
+    }
+
     /// Reads the model; an error while it is not loaded yet.
     fn read<T>(&self, f: impl FnOnce(&Store) -> T) -> Result<AsOf<T>, CoreError> {
         let guard: RwLockReadGuard<'_, Option<Store>> = recover(self.store.read());
@@ -268,6 +274,7 @@ impl ReadModel {
                         p.needs_log = true;
                         break;
                     }
+                    store.extend_log(&event);
                     p.applied = event.seq;
                     store.seq = event.seq;
                 }
@@ -328,6 +335,7 @@ impl ReadModel {
                         tracing::debug!(seq = event.seq, error = %e, "read back from the tables");
                         store.reload(conn, event)?;
                     }
+                    store.extend_log(event);
                     p.pending.remove(&event.seq);
                     p.in_flight.remove(&event.seq);
                     p.applied = event.seq;
@@ -349,6 +357,18 @@ impl ReadModel {
                 self.seq.store(p.applied, Ordering::Release);
             }
             p.needs_log = false;
+            {
+                let mut guard = recover(self.store.write());
+                if let Some(store) = guard.as_mut().filter(|s| s.log_stale) {
+                    store.log = load::log_edge_at(conn, store.seq)?;
+                    store.log_stale = false;
+                    tracing::warn!(
+                        seq = store.seq,
+                        size = store.log.size(),
+                        "read the log's edge again"
+                    );
+                }
+            }
             self.drain(&mut p);
             self.applied_moved.notify_all();
             if last_page {

@@ -333,6 +333,11 @@ pub(crate) struct Store {
     pub word_ids: Arena<u32>,
     pub vocabulary: Vocabulary,
     pub order: NameOrder,
+    /// The transparency log's edge as of `seq`: its size and root.
+    pub log: crate::log::Frontier,
+    /// An event came without its leaf (or out of turn): the edge must be read
+    /// again from the log (see `ReadModel::catch_up`).
+    pub log_stale: bool,
 }
 
 impl Store {
@@ -348,6 +353,8 @@ impl Store {
             number_overrides: HashMap::new(),
             numbers_overridden: HashMap::new(),
             more_certs: vec![Vec::new()],
+            log: crate::log::Frontier::default(),
+            log_stale: false,
             trade_names: Arena::default(),
             covered: Arena::default(),
             changes: Arena::default(),

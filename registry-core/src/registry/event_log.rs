@@ -11,9 +11,11 @@ use crate::certificate::CertificateNumber;
 use crate::certification_body::{Accreditation, CbId};
 use crate::error::CoreError;
 use crate::event::{Event, EventKind, Provenance, SignedRequest};
-use crate::storage::AnyConnection;
+use crate::log::leaf::{LeafFields, MAX_LEAF_BYTES, leaf_bytes};
+use crate::log::tree::{Frontier, Hash, leaf_hash};
 use crate::storage::rows::{EventRow, NewEventRow, ReplayRow, corrupt, from_db, number, to_db};
 use crate::storage::schema::{certificates, certification_bodies, events, replay_guard};
+use crate::storage::{AnyConnection, LeafWrite};
 
 /// An event to append.
 #[derive(Debug)]
@@ -43,6 +45,8 @@ pub(crate) struct LoggedEvent {
     pub recorded_at: DateTime<Utc>,
     /// The stored detail (JSON; see [`super::details`]).
     pub detail: String,
+    /// Its leaf in the transparency log: index and leaf hash.
+    pub leaf: Option<(u64, Hash)>,
 }
 
 thread_local! {
@@ -62,9 +66,9 @@ pub(crate) fn take_appended() -> Vec<LoggedEvent> {
     APPENDED.with(|a| std::mem::take(&mut *a.borrow_mut()))
 }
 
-/// Appends one event and returns its `seq`. Call it last in a transaction: on
-/// PostgreSQL it takes the log's lock, held until commit (see
-/// [`AnyConnection::append_event`]).
+/// Appends one event, and its leaf to the transparency log, and returns its
+/// `seq`. Call it last in a transaction: it takes the log's lock, held until
+/// commit (see [`AnyConnection::lock_log_head`]).
 pub(crate) fn append<D: Serialize>(
     conn: &mut AnyConnection,
     event: NewEvent<'_, D>,
@@ -82,6 +86,11 @@ pub(crate) fn append<D: Serialize>(
     let evidence = provenance
         .and_then(|p| p.request.as_ref())
         .map(|r| r.compact_jws.as_str());
+    let head = conn.lock_log_head()?;
+    let mut frontier = u64::try_from(head.size)
+        .ok()
+        .and_then(|size| Frontier::from_parts(size, &head.frontier).ok())
+        .ok_or_else(|| CoreError::Storage("corrupt log_head row".into()))?;
     let seq = conn.append_event(&NewEventRow {
         certificate_id: certificate.map(|(id, _)| id),
         cb_id: cb.map(CbId::as_str),
@@ -90,6 +99,40 @@ pub(crate) fn append<D: Serialize>(
         recorded_at: to_db(recorded_at),
         detail: &detail,
         evidence,
+    })?;
+    let leaf = leaf_bytes(&LeafFields {
+        seq,
+        kind: kind.as_str(),
+        certificate: certificate.map(|(_, n)| n.as_str()),
+        certification_body: cb.map(CbId::as_str),
+        effective_at,
+        recorded_at,
+        detail: &detail,
+        evidence,
+    });
+    if leaf.len() > MAX_LEAF_BYTES {
+        return Err(CoreError::field(
+            "request",
+            format!("the event would take more than {MAX_LEAF_BYTES} bytes in the log"),
+        ));
+    }
+    let log_index = frontier.size();
+    let hash = leaf_hash(&leaf);
+    let completed = frontier.push(hash);
+    let levels: Vec<i32> = completed.iter().map(|(n, _)| i32::from(n.level)).collect();
+    let indexes = completed
+        .iter()
+        .map(|(n, _)| i64::try_from(n.index))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| CoreError::Storage("the log is full".into()))?;
+    let hashes: Vec<Vec<u8>> = completed.iter().map(|(_, h)| h.to_vec()).collect();
+    conn.store_leaf(&LeafWrite {
+        log_index: head.size,
+        seq,
+        levels: &levels,
+        indexes: &indexes,
+        hashes: &hashes,
+        frontier: &frontier.to_bytes(),
     })?;
     APPENDED.with(|a| {
         a.borrow_mut().push(LoggedEvent {
@@ -100,6 +143,7 @@ pub(crate) fn append<D: Serialize>(
             effective_at,
             recorded_at,
             detail,
+            leaf: Some((log_index, hash)),
         })
     });
     Ok(seq)

@@ -8,6 +8,7 @@ pub(crate) mod event_log;
 mod lifecycle;
 mod queries;
 mod search;
+mod transparency;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,6 +24,7 @@ pub use certification_bodies::{Accredit, CertificationBodyChange, KeyChanges};
 pub use lifecycle::{Batch, ChangeStanding, IssueCertificate, Issued, RenewCertificate};
 pub use queries::{Certificate, Covered};
 pub use search::{CompanyHit, SearchCursor, SearchFilter, SearchPage, SearchStatus};
+pub use transparency::{LogCheck, Tampering};
 
 /// The register over one database.
 #[derive(Debug, Clone)]

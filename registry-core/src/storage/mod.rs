@@ -491,6 +491,85 @@ impl AnyConnection {
     }
 }
 
+/// The log's head as a writer finds it: its size and right edge.
+#[derive(Debug, Clone, Queryable)]
+pub(crate) struct LogHeadRow {
+    pub size: i64,
+    pub frontier: Vec<u8>,
+}
+
+/// A leaf to store with the hashes it completes and the head after it.
+#[derive(Debug)]
+pub(crate) struct LeafWrite<'a> {
+    pub log_index: i64,
+    pub seq: i64,
+    /// Each completed node: (level, index, hash).
+    pub levels: &'a [i32],
+    pub indexes: &'a [i64],
+    pub hashes: &'a [Vec<u8>],
+    pub frontier: &'a [u8],
+}
+
+impl AnyConnection {
+    /// The log's head, locked for the rest of the transaction: on PostgreSQL
+    /// its row lock orders the appends (taken before an event gets its `seq`,
+    /// held to commit, so that leaves are in `seq` order and dense); SQLite
+    /// already holds its one write lock.
+    pub(crate) fn lock_log_head(&mut self) -> QueryResult<LogHeadRow> {
+        use schema::log_head::dsl as h;
+        match self {
+            AnyConnection::Postgresql(pg) => h::log_head
+                .find(1)
+                .select((h::size, h::frontier))
+                .for_update()
+                .get_result(pg),
+            AnyConnection::Sqlite(lite) => h::log_head
+                .find(1)
+                .select((h::size, h::frontier))
+                .get_result(lite),
+        }
+    }
+
+    /// Stores a leaf, the hashes it completes, and the new head.
+    pub(crate) fn store_leaf(&mut self, w: &LeafWrite<'_>) -> QueryResult<()> {
+        match self {
+            AnyConnection::Postgresql(pg) => prepared::StoreLeaf { w }.execute(pg).map(|_| ()),
+            AnyConnection::Sqlite(lite) => {
+                use schema::{log_hashes, log_head, log_leaves};
+                diesel::insert_into(log_leaves::table)
+                    .values((
+                        log_leaves::log_index.eq(w.log_index),
+                        log_leaves::seq.eq(w.seq),
+                    ))
+                    .execute(lite)?;
+                let rows: Vec<_> = w
+                    .levels
+                    .iter()
+                    .zip(w.indexes)
+                    .zip(w.hashes)
+                    .map(|((l, i), h)| {
+                        (
+                            log_hashes::level.eq(*l),
+                            log_hashes::idx.eq(*i),
+                            log_hashes::hash.eq(h.as_slice()),
+                        )
+                    })
+                    .collect();
+                diesel::insert_into(log_hashes::table)
+                    .values(rows)
+                    .execute(lite)?;
+                diesel::update(log_head::table.find(1))
+                    .set((
+                        log_head::size.eq(w.log_index + 1),
+                        log_head::frontier.eq(w.frontier),
+                    ))
+                    .execute(lite)
+                    .map(|_| ())
+            }
+        }
+    }
+}
+
 /// How much of a known company an upsert overwrites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CompanyUpdate {

@@ -6,9 +6,10 @@
 
 use diesel::pg::{Pg, PgConnection};
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
+use diesel::sql_types::{Array, BigInt, Binary, Bool, Integer, Nullable, Text, Timestamp};
 use diesel::{QueryResult, RunQueryDsl};
 
+use super::LeafWrite;
 use super::rows::NewEventRow;
 
 /// Names a statement type for diesel's statement cache: the same type, the same
@@ -28,7 +29,8 @@ prepared!(
     IndexCompany,
     PostWords,
     WriteSbiCodes,
-    WriteCoverage
+    WriteCoverage,
+    StoreLeaf
 );
 
 /// Appends an event, taking the event-log lock shared, and announces it on
@@ -202,3 +204,35 @@ impl QueryFragment<Pg> for WriteCoverage<'_> {
 }
 
 impl RunQueryDsl<PgConnection> for WriteCoverage<'_> {}
+
+/// A log leaf, the hashes it completes, and the head after it, in one statement.
+#[derive(Debug)]
+pub(crate) struct StoreLeaf<'a> {
+    pub w: &'a LeafWrite<'a>,
+}
+
+impl QueryFragment<Pg> for StoreLeaf<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let w = self.w;
+        out.push_sql("WITH l AS (INSERT INTO log_leaves (log_index, seq) VALUES (");
+        out.push_bind_param::<BigInt, _>(&w.log_index)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&w.seq)?;
+        out.push_sql(
+            "::bigint)), h AS (INSERT INTO log_hashes (level, idx, hash) SELECT * FROM unnest(",
+        );
+        out.push_bind_param::<Array<Integer>, _>(w.levels)?;
+        out.push_sql("::integer[], ");
+        out.push_bind_param::<Array<BigInt>, _>(w.indexes)?;
+        out.push_sql("::bigint[], ");
+        out.push_bind_param::<Array<Binary>, _>(w.hashes)?;
+        out.push_sql("::bytea[])) UPDATE log_head SET size = ");
+        out.push_bind_param::<BigInt, _>(&w.log_index)?;
+        out.push_sql(" + 1, frontier = ");
+        out.push_bind_param::<Binary, _>(w.frontier)?;
+        out.push_sql(" WHERE id = 1");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for StoreLeaf<'_> {}

@@ -132,6 +132,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    log_leaves (log_index) {
+        log_index -> BigInt,
+        seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    log_hashes (level, idx) {
+        level -> Integer,
+        idx -> BigInt,
+        hash -> Binary,
+    }
+}
+
+diesel::table! {
+    log_head (id) {
+        id -> Integer,
+        size -> BigInt,
+        frontier -> Binary,
+    }
+}
+
+diesel::table! {
+    log_checkpoints (size) {
+        size -> BigInt,
+        note -> Text,
+        signed_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(certificates -> certification_bodies (cb_id));
 diesel::joinable!(cb_keys -> certification_bodies (cb_id));
 diesel::joinable!(periods -> certificates (certificate_id));
@@ -149,4 +180,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     coverage,
     events,
     replay_guard,
+    log_leaves,
+    log_hashes,
+    log_head,
+    log_checkpoints,
 );

@@ -55,6 +55,10 @@ fn start_server(binary: &str, database_url: &str) -> Server {
         .env("REGISTRY_ADMIN_TOKEN", &admin_token)
         .env("REGISTRY_AUDIENCE", &audience)
         .env("REGISTRY_EXPIRY_INTERVAL_SECS", "86400")
+        .env(
+            "REGISTRY_SIGNING_KEY_FILE",
+            pso_registry_tests::signing_key_file(),
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -1,0 +1,4 @@
+DROP TABLE log_checkpoints;
+DROP TABLE log_head;
+DROP TABLE log_hashes;
+DROP TABLE log_leaves;
