@@ -18,6 +18,7 @@ pub mod problem;
 pub mod routes;
 pub mod schema;
 pub mod seed;
+pub mod signed_answer;
 pub mod signed_request;
 pub mod signing;
 pub mod startup;

@@ -272,6 +272,16 @@ component!(
     KeyBytesSchema = "KeyBytes", KEY_BYTES.schema()
 );
 component!(
+    /// A signed answer: a compact JWS.
+    SignedAnswerSchema = "SignedAnswer",
+    from_json(json!({
+        "type": "string",
+        "description": "A compact JWS (RFC 7515): header, claims and signature, base64url, joined by dots. Verify it with the register's key set (`/.well-known/jwks.json`, by `kid`) and any JOSE library.",
+        "pattern": "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$",
+        "maxLength": 2097152
+    }))
+);
+component!(
     /// A signed note (C2SP `signed-note`).
     SignedNoteSchema = "SignedNote",
     from_json(json!({
@@ -468,6 +478,7 @@ pub fn components() -> Vec<(String, RefOr<Schema>)> {
         entry::<ReasonSchema>(),
         entry::<CompactJwsSchema>(),
         entry::<KeyBytesSchema>(),
+        entry::<SignedAnswerSchema>(),
         entry::<SignedNoteSchema>(),
         entry::<VerifierKeySchema>(),
         entry::<HashSchema>(),

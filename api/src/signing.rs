@@ -53,6 +53,8 @@ pub enum SigningError {
 pub struct Signing {
     key: RegisterKey,
     kid: String,
+    /// The protected header of a signed answer, encoded.
+    answer_header: String,
     retired: Vec<VerifyingKey>,
     jwks: String,
 }
@@ -103,9 +105,16 @@ impl Signing {
             })
             .collect();
         let jwks = serde_json::json!({ "keys": keys }).to_string();
+        let header = serde_json::json!({
+            "alg": "EdDSA",
+            "kid": kid,
+            "typ": crate::signed_answer::STATUS_TYP,
+        });
+        let answer_header = URL_SAFE_NO_PAD.encode(header.to_string());
         Ok(Signing {
             key,
             kid,
+            answer_header,
             retired,
             jwks,
         })
@@ -119,6 +128,11 @@ impl Signing {
     /// The current key's `kid`: its RFC 7638 thumbprint.
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// The protected header of a signed answer, base64url.
+    pub fn answer_header(&self) -> &str {
+        &self.answer_header
     }
 
     /// The published JWK set: the current key first, then the retired ones.

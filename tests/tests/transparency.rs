@@ -20,7 +20,8 @@ use tlog_tiles::{
 
 on_both_backends!(
     the_log_verifies_with_independent_implementations,
-    bad_log_requests_are_refused_clearly
+    bad_log_requests_are_refused_clearly,
+    signed_answers_verify_with_another_jose_library
 );
 
 /// The register's checkpoint, opened and checked with its published verifier
@@ -391,4 +392,171 @@ async fn a_rewritten_event_stops_the_register_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rewritten_event_stops_the_register_on_postgres() {
     a_rewritten_event_stops_the_register(Backend::Postgres).await;
+}
+
+/// A signed answer, verified with jwt-simple and the published key set:
+/// its claims, their reference, and the checkpoint it names.
+async fn verify_answer(app: &TestApp, jws: &str) -> serde_json::Map<String, Value> {
+    use jwt_simple::prelude::{Ed25519PublicKey, EdDSAPublicKeyLike, Token, VerificationOptions};
+    let meta = Token::decode_metadata(jws).expect("a JWS");
+    assert_eq!(meta.algorithm(), "EdDSA");
+    let kid = meta.key_id().expect("kid").to_owned();
+    let jwks = json(app.get("/.well-known/jwks.json").await).await;
+    let jwk = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .expect("the kid is published");
+    let key = Ed25519PublicKey::from_jwk(&jwk.to_string()).expect("an Ed25519 JWK");
+    let claims = key
+        .verify_token::<serde_json::Map<String, Value>>(
+            jws,
+            Some(VerificationOptions {
+                required_key_id: Some(kid),
+                required_signature_type: Some("pso-status+jwt".into()),
+                ..Default::default()
+            }),
+        )
+        .expect("verifies with the published key");
+    assert_eq!(claims.issuer.as_deref(), Some("register.test/pso"));
+    let jti = claims.jwt_id.clone().expect("jti");
+    assert!(
+        jti.len() == 23 && jti.starts_with("PSO-") && jti.matches('-').count() == 4,
+        "{jti}"
+    );
+    assert!(claims.issued_at.is_some());
+    // The checkpoint it names is the register's, signed by its key.
+    let note = claims.custom["checkpoint"].as_str().expect("checkpoint");
+    let vkey = app
+        .get("/v1/log/verifier-key")
+        .await
+        .text()
+        .await
+        .expect("text");
+    let verifier = StandardVerifier::new(vkey.trim_end()).expect("a verifier key");
+    Note::from_bytes(note.as_bytes())
+        .expect("a note")
+        .verify(&VerifierList::new(vec![Box::new(verifier)]))
+        .expect("the checkpoint is signed by the register");
+    let mut custom = claims.custom;
+    custom.insert("jti".into(), Value::String(jti));
+    custom
+}
+
+async fn signed_answers_verify_with_another_jose_library(app: &TestApp) {
+    let kiwa = TestCb::ed25519("kiwa");
+    app.accredit(&kiwa).await;
+    write_history(app, &kiwa, 1, 4).await;
+    let kvk = "30000001";
+    let path = format!("/v1/companies/{kvk}/status?on=2026-03-01");
+    let signed = app
+        .client
+        .get(app.url(&path))
+        .header("accept", "application/jose")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(signed.status(), 200);
+    assert_eq!(
+        signed
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/jose")
+    );
+    assert!(signed.headers().contains_key("register-seq"));
+    let jws = signed.text().await.expect("text");
+    let claims = verify_answer(app, &jws).await;
+    // The claims are the JSON answer's, and the register's own.
+    let plain = json(app.get(&path).await).await;
+    for (field, value) in plain.as_object().expect("object") {
+        if field != "checkedAt" {
+            assert_eq!(&claims[field], value, "{field}");
+        }
+    }
+    assert_eq!(claims["certified"], true);
+    // The answer's certificate was issued in the tree the checkpoint names.
+    let note = claims["checkpoint"].as_str().expect("checkpoint");
+    let cp = Checkpoint::from_bytes(Note::from_bytes(note.as_bytes()).expect("note").text())
+        .expect("a checkpoint");
+    let number = claims["certificateNumber"].as_str().expect("number");
+    let mut found = None;
+    for i in 0..cp.size() {
+        let entry = app
+            .get(&format!("/v1/log/entries/{i}"))
+            .await
+            .bytes()
+            .await
+            .expect("bytes");
+        let v: Value = serde_json::from_slice(&entry).expect("JSON");
+        if v["certificate"] == number && v["kind"] == "issued" {
+            found = Some((i, entry.to_vec()));
+            break;
+        }
+    }
+    let (index, entry) = found.expect("its issuance is in the log");
+    let proof = json(
+        app.get(&format!(
+            "/v1/log/proof/inclusion?index={index}&treeSize={}",
+            cp.size()
+        ))
+        .await,
+    )
+    .await;
+    check_record(
+        &hashes(&proof),
+        cp.size(),
+        *cp.hash(),
+        index,
+        record_hash(&entry),
+    )
+    .expect("the issuance is in the checkpoint's tree");
+    // Each answer is a check of its own.
+    let again = app
+        .client
+        .get(app.url(&path))
+        .header("accept", "application/jose")
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("text");
+    assert_ne!(verify_answer(app, &again).await["jti"], claims["jti"]);
+    // A changed claim breaks the signature.
+    let mut parts: Vec<String> = jws.split('.').map(str::to_owned).collect();
+    let mut payload: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).expect("base64")).expect("JSON");
+    payload["certified"] = Value::Bool(false);
+    parts[1] = URL_SAFE_NO_PAD.encode(payload.to_string());
+    let forged = parts.join(".");
+    let key_set = json(app.get("/.well-known/jwks.json").await).await;
+    let key = jwt_simple::prelude::Ed25519PublicKey::from_jwk(&key_set["keys"][0].to_string())
+        .expect("key");
+    assert!(
+        jwt_simple::prelude::EdDSAPublicKeyLike::verify_token::<Value>(&key, &forged, None)
+            .is_err(),
+        "a forged answer does not verify"
+    );
+
+    // A batch: one JWS for all, in request order.
+    let numbers = ["30000002", "99999999", "30000001"];
+    let batch = app
+        .client
+        .post(app.url("/v1/status/batch"))
+        .header("accept", "application/jose")
+        .json(&json!({"kvkNumbers": numbers, "on": "2026-03-01"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(batch.status(), 200);
+    let claims = verify_answer(app, &batch.text().await.expect("text")).await;
+    let items = claims["items"].as_array().expect("items");
+    let asked: Vec<&str> = items
+        .iter()
+        .map(|i| i["kvkNumber"].as_str().expect("kvk"))
+        .collect();
+    assert_eq!(asked, numbers);
+    assert_eq!(items[1]["certified"], false);
 }

@@ -11,7 +11,10 @@ use crate::extract::{Json, Query};
 use crate::http_cache;
 use crate::paging::StatusList;
 use crate::problem::Problem;
-use crate::schema::{DateOrInstantSchema, InstantSchema, KvkNumberSchema, LevelSchema};
+use crate::schema::{
+    DateOrInstantSchema, InstantSchema, KvkNumberSchema, LevelSchema, SignedAnswerSchema,
+};
+use crate::signed_answer;
 use crate::state::AppState;
 use crate::views::{StandingView, instant};
 
@@ -240,7 +243,10 @@ pub fn kvk_number(raw: &str) -> Result<KvkNumber, Problem> {
         StatusParams,
     ),
     responses(
-        (status = 200, description = "The status answer.", body = StatusView),
+        (status = 200, description = "The status answer; with `Accept: application/jose`, signed: a compact JWS (`EdDSA`, `typ` `pso-status+jwt`, `kid` one of `/.well-known/jwks.json`) whose claims are the answer's fields and `iss` (the register), `iat`, `jti` (this check's reference, `PSO-XXXX-XXXX-XXXX-XXXX`) and `checkpoint` (the signed log checkpoint of the state answered from).", content(
+            (StatusView = "application/json"),
+            (SignedAnswerSchema = "application/jose"),
+        )),
         crate::openapi::ReadProblems,
     )
 )]
@@ -257,11 +263,40 @@ pub async fn one(
         params.level_min,
     )
     .map_err(Problem::parameters)?;
+    if signed_answer::wanted(&req) {
+        let answer = state.registry.model().company_status_logged(&kvk, &query)?;
+        let (value, (size, root)) = answer.value;
+        let checked_at = instant(registry_core::time::now());
+        let view = StatusView::new(&kvk, &Asked::of(&query), &query, value, &checked_at);
+        let checkpoint = state.checkpoints.note(size, &root);
+        let jws = signed_answer::sign(
+            &state.signing,
+            &view.wire(),
+            &checkpoint,
+            &signed_answer::reference(),
+        )?;
+        return Ok(signed(jws, answer.seq));
+    }
     let answer = state.registry.model().company_status(&kvk, &query)?;
     let checked_at = instant(registry_core::time::now());
     let view = StatusView::new(&kvk, &Asked::of(&query), &query, answer.value, &checked_at);
     let tag = view.tag(params.on.is_some());
     http_cache::json(&req, &view.wire(), tag, answer.seq)
+}
+
+/// A signed answer as it goes out: never stored by a cache (each is a check
+/// of its own, with its own reference).
+fn signed(jws: String, seq: i64) -> HttpResponse {
+    http_cache::as_of(
+        HttpResponse::Ok()
+            .content_type(signed_answer::JOSE)
+            .insert_header((
+                actix_web::http::header::CACHE_CONTROL,
+                actix_web::http::header::HeaderValue::from_static("no-store"),
+            ))
+            .body(jws),
+        seq,
+    )
 }
 
 /// The body of `POST /v1/status/batch`.
@@ -290,38 +325,58 @@ crate::contract::body_contract!(BatchRequest);
     operation_id = "statusBatch",
     request_body(content = BatchRequest, description = "Up to 1,000 KvK numbers (duplicates allowed) and one question for all."),
     responses(
-        (status = 200, description = "One answer per number, in the order asked.", body = StatusList),
+        (status = 200, description = "One answer per number, in the order asked; with `Accept: application/jose`, one compact JWS for all (claims `items` and, as for one answer, `iss`, `iat`, `jti`, `checkpoint`).", content(
+            (StatusList = "application/json"),
+            (SignedAnswerSchema = "application/jose"),
+        )),
         crate::openapi::BatchProblems,
     )
 )]
 pub async fn batch(
+    req: HttpRequest,
     Json(body): Json<BatchRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let query = question(body.on.as_deref(), body.until.as_deref(), body.level_min)
         .map_err(Problem::validation)?;
     let registry = state.registry.clone();
+    let proof =
+        signed_answer::wanted(&req).then(|| (state.signing.clone(), state.checkpoints.clone()));
     // A thousand answers, written out, off the workers.
-    let (bytes, seq) = super::work(&state, move || {
+    let (bytes, seq, jose) = super::work(&state, move || {
         let answers = registry
             .model()
-            .company_statuses(&body.kvk_numbers, &query)?;
+            .company_statuses_logged(&body.kvk_numbers, &query)?;
+        let (values, (size, root)) = answers.value;
         let asked = Asked::of(&query);
         let checked_at = instant(registry_core::time::now());
         let items: Vec<StatusView> = body
             .kvk_numbers
             .iter()
-            .zip(answers.value)
+            .zip(values)
             .map(|(kvk, answer)| StatusView::new(kvk, &asked, &query, answer, &checked_at))
             .collect();
         let wire: Vec<StatusWire<'_>> = items.iter().map(StatusView::wire).collect();
-        let bytes = serde_json::to_vec(&WireList { items: wire }).map_err(|e| {
+        let list = WireList { items: wire };
+        if let Some((signing, checkpoints)) = proof {
+            let checkpoint = checkpoints.note(size, &root);
+            let jws =
+                signed_answer::sign(&signing, &list, &checkpoint, &signed_answer::reference())?;
+            return Ok((jws.into_bytes(), answers.seq, true));
+        }
+        let bytes = serde_json::to_vec(&list).map_err(|e| {
             tracing::error!(error = %e, "cannot serialise a batch");
             Problem::internal()
         })?;
-        Ok((bytes, answers.seq))
+        Ok((bytes, answers.seq, false))
     })
     .await?;
+    if jose {
+        return Ok(signed(
+            String::from_utf8(bytes).map_err(|_| Problem::internal())?,
+            seq,
+        ));
+    }
     Ok(http_cache::as_of(
         HttpResponse::Ok()
             .content_type("application/json")

@@ -61,6 +61,7 @@ impl Store {
         match event.leaf {
             Some((index, hash)) if index == self.log.size() => {
                 self.log.push(hash);
+                self.log_root = self.log.root();
             }
             Some((index, _)) if index < self.log.size() && !self.log_stale => {}
             _ => self.log_stale = true,

@@ -87,6 +87,7 @@ impl Store {
                     .map_err(|_| CoreError::Storage("building the read model panicked".into()))?;
                 let mut store = built?;
                 store.log = edge?;
+                store.log_root = store.log.root();
                 Ok((store, seq))
             })
         })

@@ -49,6 +49,9 @@ use crate::storage::rows::Company;
 pub use follow::Follow;
 pub(crate) use store::Store;
 
+/// The transparency log's tree a state of the model reflects: its size and root.
+pub type LogTree = (u64, crate::log::Hash);
+
 /// An answer and the `seq` of the last event the model had applied when it
 /// gave it: the register's state the answer reflects.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,8 +177,32 @@ impl ReadModel {
 
     /// The transparency log as of the model's state: its size and root hash.
     /// A signed answer names this tree (its checkpoint).
-    pub fn log_tree(&self) -> Result<AsOf<(u64, crate::log::Hash)>, CoreError> {
-        self.read(|s| (s.log.size(), s.log.root()))
+    pub fn log_tree(&self) -> Result<AsOf<LogTree>, CoreError> {
+        self.read(|s| (s.log.size(), s.log_root))
+    }
+
+    /// [`ReadModel::company_status`], with the log's tree it reflects (for a
+    /// signed answer: size and root).
+    pub fn company_status_logged(
+        &self,
+        kvk: &KvkNumber,
+        query: &StatusQuery,
+    ) -> Result<AsOf<(StatusAnswer, LogTree)>, CoreError> {
+        self.read(|s| (s.company_status(kvk, query), (s.log.size(), s.log_root)))
+    }
+
+    /// [`ReadModel::company_statuses`], with the log's tree it reflects.
+    pub fn company_statuses_logged(
+        &self,
+        kvks: &[KvkNumber],
+        query: &StatusQuery,
+    ) -> Result<AsOf<(Vec<StatusAnswer>, LogTree)>, CoreError> {
+        self.read(|s| {
+            (
+                kvks.iter().map(|k| s.company_status(k, query)).collect(),
+                (s.log.size(), s.log_root),
+            )
+        })
     }
 
     /// Reads the model; an error while it is not loaded yet.
@@ -361,6 +388,7 @@ impl ReadModel {
                 let mut guard = recover(self.store.write());
                 if let Some(store) = guard.as_mut().filter(|s| s.log_stale) {
                     store.log = load::log_edge_at(conn, store.seq)?;
+                    store.log_root = store.log.root();
                     store.log_stale = false;
                     tracing::warn!(
                         seq = store.seq,

@@ -335,6 +335,8 @@ pub(crate) struct Store {
     pub order: NameOrder,
     /// The transparency log's edge as of `seq`: its size and root.
     pub log: crate::log::Frontier,
+    /// `log`'s root, kept as the log grows (a signed answer names it).
+    pub log_root: crate::log::Hash,
     /// An event came without its leaf (or out of turn): the edge must be read
     /// again from the log (see `ReadModel::catch_up`).
     pub log_stale: bool,
@@ -354,6 +356,7 @@ impl Store {
             numbers_overridden: HashMap::new(),
             more_certs: vec![Vec::new()],
             log: crate::log::Frontier::default(),
+            log_root: crate::log::tree::empty_root(),
             log_stale: false,
             trade_names: Arena::default(),
             covered: Arena::default(),
