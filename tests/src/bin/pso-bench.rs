@@ -112,6 +112,14 @@ fn lua_get(paths_file: &str) -> String {
     )
 }
 
+/// GETs asking for signed answers (`Accept: application/jose`).
+fn lua_get_signed(paths_file: &str) -> String {
+    format!(
+        "local paths = {{}}\nfor line in io.lines('{paths_file}') do paths[#paths + 1] = line end\n\
+         request = function() return wrk.format('GET', paths[math.random(#paths)], {{['Accept'] = 'application/jose'}}) end\n{WRK_REPORT}"
+    )
+}
+
 fn lua_post(path: &str, bodies_file: &str) -> String {
     format!(
         "local bodies = {{}}\nfor line in io.lines('{bodies_file}') do bodies[#bodies + 1] = line end\n\
@@ -756,6 +764,19 @@ async fn run(args: &[String]) {
                 status.clone(),
                 "≥ 0.6× ceiling, p99 ≤ 5 ms".into(),
                 ratio >= 0.6 && status.p99 <= 5.0,
+            ));
+            let signed = load(
+                "status-signed",
+                lua_get_signed(&status_paths),
+                connections,
+                seconds,
+            );
+            let signed_ratio = signed.rps / status.rps;
+            rows.push(Row::held(
+                &format!("status, signed (application/jose; {signed_ratio:.2}× plain status)"),
+                signed.clone(),
+                "≥ 0.5× plain status".into(),
+                signed_ratio >= 0.5,
             ));
             let batch1 = load(
                 "batch1",
