@@ -31,6 +31,10 @@ enum Command {
     Cb(CbCommand),
     /// Print the OpenAPI 3.1 document (what `make openapi` checks in).
     Openapi,
+    /// Verify, offline, what the register signed: an answer, an entry's
+    /// inclusion in a checkpoint, two checkpoints' consistency.
+    #[command(subcommand)]
+    Verify(VerifyCommand),
     /// Make the register's own signing key (Ed25519, PKCS#8 PEM, readable by
     /// its owner only) for REGISTRY_SIGNING_KEY_FILE; an existing file is not
     /// overwritten.
@@ -53,6 +57,48 @@ enum Command {
         /// The day the data is dated around (default: today).
         #[arg(long)]
         anchor: Option<chrono::NaiveDate>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VerifyCommand {
+    /// A signed answer (a compact JWS, as filed) against the register's key
+    /// set (`/.well-known/jwks.json`, as saved); with --verifier-key, the
+    /// checkpoint it names too.
+    Answer {
+        #[arg(long)]
+        jwks: PathBuf,
+        /// The log's verifier key (`/v1/log/verifier-key`), as text.
+        #[arg(long)]
+        verifier_key: Option<String>,
+        /// The file holding the JWS.
+        answer: PathBuf,
+    },
+    /// An entry's inclusion in the tree of a signed checkpoint.
+    Inclusion {
+        #[arg(long)]
+        verifier_key: String,
+        /// The signed checkpoint (`/v1/log/checkpoint`, as saved).
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// The entry's bytes (`/v1/log/entries/{index}`, as saved).
+        #[arg(long)]
+        entry: PathBuf,
+        /// The proof (`/v1/log/proof/inclusion`, as saved).
+        #[arg(long)]
+        proof: PathBuf,
+    },
+    /// That an older checkpoint's tree is a prefix of a newer one's.
+    Consistency {
+        #[arg(long)]
+        verifier_key: String,
+        #[arg(long)]
+        old: PathBuf,
+        #[arg(long)]
+        new: PathBuf,
+        /// The proof (`/v1/log/proof/consistency`, as saved).
+        #[arg(long)]
+        proof: PathBuf,
     },
 }
 
@@ -105,6 +151,7 @@ fn main() -> ExitCode {
             print!("{}", pso_api::openapi::document());
             ExitCode::SUCCESS
         }
+        Command::Verify(command) => verify(command),
         Command::SigningKey { out } => match pso_api::signing::make_key(&out) {
             Ok(key) => {
                 println!("{}", pso_api::signing::thumbprint(&key.verifying_key()));
@@ -246,6 +293,74 @@ fn serve() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
+    }
+}
+
+fn verify(command: VerifyCommand) -> ExitCode {
+    use pso_api::verify;
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|e| verify::Failed(format!("{}: {e}", path.display())))
+    };
+    let text = |path: &Path| read(path).map(|b| String::from_utf8_lossy(&b).into_owned());
+    let result: Result<String, verify::Failed> = match command {
+        VerifyCommand::Answer {
+            jwks,
+            verifier_key,
+            answer,
+        } => (|| {
+            let v = verify::answer(&text(&answer)?, &text(&jwks)?, verifier_key.as_deref())?;
+            let mut out = format!(
+                "verified: signed by the register's key {} (reference {}, iss {}, iat {})\n",
+                v.kid, v.claims["jti"], v.claims["iss"], v.claims["iat"]
+            );
+            if let Some(cp) = &v.checkpoint {
+                out.push_str(&format!(
+                    "checkpoint: {} entries of {}, signed by the log's key\n",
+                    cp.size, cp.origin
+                ));
+            }
+            let mut claims = v.claims;
+            claims.remove("checkpoint");
+            out.push_str(&serde_json::to_string_pretty(&claims).unwrap_or_default());
+            Ok(out)
+        })(),
+        VerifyCommand::Inclusion {
+            verifier_key,
+            checkpoint,
+            entry,
+            proof,
+        } => (|| {
+            let (cp, index) = verify::inclusion(
+                &verifier_key,
+                &text(&checkpoint)?,
+                &read(&entry)?,
+                &text(&proof)?,
+            )?;
+            Ok(format!(
+                "verified: entry {index} is in the tree of {} entries of {}",
+                cp.size, cp.origin
+            ))
+        })(),
+        VerifyCommand::Consistency {
+            verifier_key,
+            old,
+            new,
+            proof,
+        } => (|| {
+            let (old, new) =
+                verify::consistency(&verifier_key, &text(&old)?, &text(&new)?, &text(&proof)?)?;
+            Ok(format!(
+                "verified: the tree of {} entries is a prefix of the tree of {} entries of {}",
+                old.size, new.size, new.origin
+            ))
+        })(),
+    };
+    match result {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("does not verify: {e}")),
     }
 }
 

@@ -73,12 +73,13 @@ impl Application {
 
     /// [`Application::build`], with `extra` routes beside the register's.
     pub async fn build_with(config: Config, extra: ExtraRoutes) -> Result<Self, StartupError> {
+        // The key before the database: a register that cannot sign touches nothing.
+        let signing = Arc::new(crate::signing::Signing::load(&config)?);
         let (url, pool) = (config.database_url.clone(), config.pool.clone());
         let registry =
             tokio::task::spawn_blocking(move || Registry::open(&url, &pool, SchemeRules::pso()))
                 .await??;
         tracing::info!(database = %config.database_url, "database ready");
-        let signing = Arc::new(crate::signing::Signing::load(&config)?);
         let checking = registry.clone();
         let keys = signing.note_keys();
         let started = std::time::Instant::now();

@@ -45,8 +45,19 @@ fn a_malformed_database_url_fails_with_one_line() {
 
 #[test]
 fn an_unreachable_postgres_fails_fast_and_clearly() {
-    let (output, took) =
-        serve_with(&[("DATABASE_URL", "postgres://postgres:secret@127.0.0.1:1/pso")]);
+    let dir = temp_dir("unreachable");
+    let key = dir.join("key.pem");
+    let made = Command::new(BIN)
+        .args(["signing-key", "--out"])
+        .arg(&key)
+        .output()
+        .expect("run");
+    assert!(made.status.success(), "{made:?}");
+    let key = key.display().to_string();
+    let (output, took) = serve_with(&[
+        ("DATABASE_URL", "postgres://postgres:secret@127.0.0.1:1/pso"),
+        ("REGISTRY_SIGNING_KEY_FILE", &key),
+    ]);
     assert_fails_with(
         &output,
         "cannot connect to postgres://postgres:***@127.0.0.1:1/pso",
@@ -148,4 +159,41 @@ fn serves_on_a_fresh_sqlite_default_and_stops_cleanly_on_sigterm() {
     };
     assert!(exit.success(), "exit status {exit:?}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn postgres_without_a_signing_key_fails_before_touching_the_database() {
+    let (output, took) = serve_with(&[("DATABASE_URL", "postgres://postgres@127.0.0.1:1/pso")]);
+    assert_fails_with(
+        &output,
+        "REGISTRY_SIGNING_KEY_FILE is required on PostgreSQL",
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[test]
+fn a_signing_key_is_made_private_and_never_overwritten() {
+    let dir = temp_dir("signing_key");
+    let path = dir.join("key.pem");
+    let made = Command::new(BIN)
+        .args(["signing-key", "--out"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert!(made.status.success(), "{made:?}");
+    let kid = String::from_utf8_lossy(&made.stdout).trim().to_owned();
+    assert_eq!(kid.len(), 43, "a thumbprint: {kid}");
+    let before = std::fs::read(&path).expect("key");
+    let again = Command::new(BIN)
+        .args(["signing-key", "--out"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert!(!again.status.success());
+    assert_eq!(
+        std::fs::read(&path).expect("key"),
+        before,
+        "not overwritten"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -127,7 +127,7 @@ async fn the_log_verifies_with_independent_implementations(app: &TestApp) {
     let kiwa = TestCb::ed25519("kiwa");
     app.accredit(&kiwa).await;
     write_history(app, &kiwa, 0, 12).await;
-    let (size, root, _) = checkpoint(app).await;
+    let (size, root, old_note) = checkpoint(app).await;
 
     // Every event is an entry, in seq order, the whole event with its evidence.
     let feed = json(app.get("/v1/events?limit=500").await).await;
@@ -212,6 +212,24 @@ async fn the_log_verifies_with_independent_implementations(app: &TestApp) {
                 .expect("consistent (ct-merkle)");
         }
     }
+    // Offline, on the saved checkpoints and proof.
+    let vkey = app
+        .get("/v1/log/verifier-key")
+        .await
+        .text()
+        .await
+        .expect("text");
+    let new_note = checkpoint(app).await.2;
+    let proof = app
+        .get(&format!(
+            "/v1/log/proof/consistency?from={size}&to={new_size}"
+        ))
+        .await
+        .text()
+        .await
+        .expect("text");
+    pso_api::verify::consistency(&vkey, &old_note, &new_note, &proof).expect("consistent, offline");
+    assert!(pso_api::verify::consistency(&vkey, &new_note, &old_note, &proof).is_err());
     let forged = check_tree(&Vec::new(), new_size, new_root, size, root);
     assert!(
         forged.is_err(),
@@ -512,6 +530,27 @@ async fn signed_answers_verify_with_another_jose_library(app: &TestApp) {
         record_hash(&entry),
     )
     .expect("the issuance is in the checkpoint's tree");
+
+    // What an officer runs years later (`pso-registry verify`), on the files
+    // kept: it accepts what the register gave and refuses what it did not.
+    let jwks_text = app
+        .get("/.well-known/jwks.json")
+        .await
+        .text()
+        .await
+        .expect("text");
+    let vkey = app
+        .get("/v1/log/verifier-key")
+        .await
+        .text()
+        .await
+        .expect("text");
+    let offline = pso_api::verify::answer(&jws, &jwks_text, Some(&vkey)).expect("verifies offline");
+    assert_eq!(offline.claims["kvkNumber"], kvk);
+    assert_eq!(offline.checkpoint.expect("checkpoint").size, cp.size());
+    let proof_text = proof.to_string();
+    pso_api::verify::inclusion(&vkey, note, &entry, &proof_text).expect("included, offline");
+    assert!(pso_api::verify::inclusion(&vkey, note, b"{}", &proof_text).is_err());
     // Each answer is a check of its own.
     let again = app
         .client
@@ -539,6 +578,8 @@ async fn signed_answers_verify_with_another_jose_library(app: &TestApp) {
             .is_err(),
         "a forged answer does not verify"
     );
+    assert!(pso_api::verify::answer(&forged, &jwks_text, None).is_err());
+    assert!(pso_api::verify::answer(&jws, r#"{"keys":[]}"#, None).is_err());
 
     // A batch: one JWS for all, in request order.
     let numbers = ["30000002", "99999999", "30000001"];

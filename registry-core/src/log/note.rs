@@ -114,6 +114,31 @@ pub fn verifier_key(name: &str, key: &VerifyingKey) -> String {
     format!("{name}+{:08x}+{}", key_id(name, key), STANDARD.encode(raw))
 }
 
+/// Reads a verifier key (`<name>+<hex key id>+<base64(0x01 ‖ key)>`): the
+/// name and the key, its id checked.
+pub fn parse_verifier_key(text: &str) -> Result<(String, VerifyingKey), NoteError> {
+    let bad = NoteError::Malformed("not a verifier key (name+id+key)");
+    let mut parts = text.trim().splitn(3, '+');
+    let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad);
+    };
+    check_name(name).map_err(|_| bad.clone())?;
+    if id.len() != 8 {
+        return Err(bad);
+    }
+    let id = u32::from_str_radix(id, 16).map_err(|_| bad.clone())?;
+    let raw = STANDARD.decode(key).map_err(|_| bad.clone())?;
+    let (Some(&ED25519), Ok(bytes)) = (raw.first(), <[u8; 32]>::try_from(&raw[1.min(raw.len())..]))
+    else {
+        return Err(NoteError::Malformed("not an Ed25519 verifier key"));
+    };
+    let key = VerifyingKey::from_bytes(&bytes).map_err(|_| bad.clone())?;
+    if key_id(name, &key) != id {
+        return Err(NoteError::Malformed("the key id is not the key's"));
+    }
+    Ok((name.to_owned(), key))
+}
+
 /// A checkpoint's text: origin, size and root, each on its line.
 pub fn checkpoint_text(origin: &str, size: u64, root: &Hash) -> String {
     format!("{origin}\n{size}\n{}\n", STANDARD.encode(root))
@@ -240,6 +265,20 @@ mod tests {
         assert_eq!(parts[0], "register.example/log");
         assert_eq!(parts[1], format!("{:08x}", key_id(k.name(), &k.public())));
         assert_eq!(STANDARD.decode(parts[2]).expect("base64").len(), 33);
+    }
+
+    #[test]
+    fn a_verifier_key_reads_back() {
+        let k = key();
+        let (name, public) = parse_verifier_key(&k.verifier_key()).expect("reads");
+        assert_eq!((name.as_str(), public), (k.name(), k.public()));
+        let v = k.verifier_key();
+        let parts: Vec<&str> = v.splitn(3, '+').collect();
+        let wrong_id = format!("{}+00000000+{}", parts[0], parts[2]);
+        assert!(parse_verifier_key(&wrong_id).is_err());
+        let long_id = format!("{}+0{}+{}", parts[0], parts[1], parts[2]);
+        assert!(parse_verifier_key(&long_id).is_err());
+        assert!(parse_verifier_key("nonsense").is_err());
     }
 
     #[test]

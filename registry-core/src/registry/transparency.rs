@@ -36,6 +36,7 @@ impl NodeSource for Stored<'_> {
         for chunk in nodes.chunks(64) {
             let mut query = log_hashes::table
                 .select((log_hashes::level, log_hashes::idx, log_hashes::hash))
+                // No level is negative: the nodes asked for are OR-ed onto this.
                 .filter(log_hashes::level.eq(-1))
                 .into_boxed();
             for n in chunk {
@@ -241,10 +242,11 @@ impl Registry {
                     let completed = frontier.push(leaf_hash(&leaf));
                     let levels: Vec<i32> =
                         completed.iter().map(|(n, _)| i32::from(n.level)).collect();
-                    let indexes: Vec<i64> = completed
+                    let indexes = completed
                         .iter()
-                        .map(|(n, _)| i64::try_from(n.index).unwrap_or(i64::MAX))
-                        .collect();
+                        .map(|(n, _)| i64::try_from(n.index))
+                        .collect::<Result<Vec<i64>, _>>()
+                        .map_err(|_| CoreError::Storage("the log is full".into()))?;
                     let hashes: Vec<Vec<u8>> = completed.iter().map(|(_, h)| h.to_vec()).collect();
                     conn.store_leaf(&LeafWrite {
                         log_index: i64::try_from(index)
@@ -276,12 +278,21 @@ impl Registry {
     ) -> Result<Result<LogCheck, Tampering>, CoreError> {
         let integrated = self.integrate_log()?;
         self.read(|conn| {
-            let head_size = stored_size(conn)?;
+            // The checkpoint first, then the head: the log only grows, so
+            // the head read after it holds at least its entries, however
+            // many replicas append and sign meanwhile; what they append after
+            // the head was read is left to their next start.
             let last: Option<(i64, String)> = log_checkpoints::table
                 .order(log_checkpoints::size.desc())
                 .select((log_checkpoints::size, log_checkpoints::note))
                 .first(conn)
                 .optional()?;
+            let (head_size, head_edge): (i64, Vec<u8>) = log_head::table
+                .find(1)
+                .select((log_head::size, log_head::frontier))
+                .first(conn)?;
+            let head_size = u64::try_from(head_size)
+                .map_err(|_| CoreError::Storage("corrupt log_head row".into()))?;
             let checkpoint = match last {
                 None => None,
                 Some((size, note)) => {
@@ -319,7 +330,7 @@ impl Registry {
                 }
                 let first = next;
                 let mut completed: Vec<(NodeId, Hash)> = Vec::with_capacity(page.len() * 2);
-                for (index, leaf) in &page {
+                for (index, leaf) in page.iter().take_while(|(i, _)| *i < head_size) {
                     if *index != next {
                         return Ok(Err(Tampering::Entry {
                             index: next,
@@ -346,17 +357,21 @@ impl Registry {
                     }));
                 }
             }
-            let head: (i64, Vec<u8>) = log_head::table
-                .find(1)
-                .select((log_head::size, log_head::frontier))
-                .first(conn)?;
-            if head.1 != rebuilt.to_bytes() {
+            if head_edge != rebuilt.to_bytes() {
                 return Ok(Err(Tampering::Head(
                     "its edge is not the edge of the entries".into(),
                 )));
             }
+            let last_seq: i64 = match head_size.checked_sub(1) {
+                None => 0,
+                Some(last) => log_leaves::table
+                    .filter(log_leaves::log_index.eq(i64::try_from(last).unwrap_or(i64::MAX)))
+                    .select(log_leaves::seq)
+                    .first(conn)?,
+            };
             let unlogged: Option<i64> = events::table
                 .left_join(log_leaves::table.on(log_leaves::seq.eq(events::seq)))
+                .filter(events::seq.le(last_seq))
                 .filter(log_leaves::log_index.is_null())
                 .select(events::seq)
                 .first(conn)

@@ -773,7 +773,7 @@ async fn run(args: &[String]) {
             );
             let signed_ratio = signed.rps / status.rps;
             rows.push(Row::held(
-                &format!("status, signed (application/jose; {signed_ratio:.2}× plain status)"),
+                format!("status, signed (application/jose; {signed_ratio:.2}× plain status)"),
                 signed.clone(),
                 "≥ 0.5× plain status".into(),
                 signed_ratio >= 0.5,
