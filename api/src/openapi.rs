@@ -24,7 +24,7 @@ use crate::routes;
 
 /// The contract's version (semver): `info.version`, and the `API-Version` header
 /// of every answer. See `openapi/CHANGELOG.md`.
-pub const CONTRACT_VERSION: &str = "1.2.0";
+pub const CONTRACT_VERSION: &str = "1.3.0";
 
 /// The base path of version 1 of the contract (ADR `/core/uri-version`).
 pub const BASE_PATH: &str = "/v1";
@@ -292,7 +292,7 @@ impl Modify for Catalogue {
 #[openapi(
     info(
         title = "PSO register",
-        version = "1.2.0",
+        version = "1.3.0",
         description = "The public register of the Prestatieladder Socialer Ondernemen (PSO): whether a company is \
             certified, at which level, on a date or over a whole contract term; search; the change feed; and the \
             signed writes of accredited certification bodies. The guide beside this document (`openapi/README.md`) \

@@ -233,6 +233,10 @@ pub struct EventView {
     /// The CB's compact JWS, verbatim: verify it with the CB's published keys.
     #[schema(value_type = Option<CompactJwsSchema>)]
     pub evidence: Option<String>,
+    /// Its entry in the transparency log (`/log/entries/{logIndex}`): the
+    /// whole event, provably included in every later checkpoint.
+    #[schema(minimum = 0, maximum = 9007199254740991_i64)]
+    pub log_index: Option<u64>,
 }
 
 /// A stored event detail (snake_case, as the core records it) in the
@@ -262,6 +266,7 @@ impl From<registry_core::Event> for EventView {
             recorded_at: instant(e.recorded_at),
             detail: camel_keys(e.detail),
             evidence: e.evidence,
+            log_index: e.log_index,
         }
     }
 }

@@ -93,6 +93,8 @@ pub struct Event {
     pub detail: serde_json::Value,
     /// The signed request that caused it (a CB's compact JWS), verbatim.
     pub evidence: Option<String>,
+    /// Its entry in the transparency log.
+    pub log_index: Option<u64>,
 }
 
 /// A signed request's id (`jti`): 1 to 200 printable ASCII characters.

@@ -134,9 +134,14 @@ async fn the_log_verifies_with_independent_implementations(app: &TestApp) {
     let events = feed["items"].as_array().expect("items");
     assert_eq!(size as usize, events.len(), "one entry per event");
     let leaves = entries(app, size).await;
-    for (leaf, event) in leaves.iter().zip(events) {
+    for (index, (leaf, event)) in leaves.iter().zip(events).enumerate() {
         let entry: Value = serde_json::from_slice(leaf).expect("an entry is JSON");
         assert_eq!(entry["seq"], event["seq"]);
+        assert_eq!(
+            event["logIndex"].as_u64(),
+            Some(index as u64),
+            "the feed names the entry"
+        );
         assert_eq!(entry["kind"], event["kind"]);
         if let Some(evidence) = event["evidence"].as_str() {
             assert_eq!(entry["evidence"], evidence, "the signed request, verbatim");

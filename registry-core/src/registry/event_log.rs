@@ -14,7 +14,9 @@ use crate::event::{Event, EventKind, Provenance, SignedRequest};
 use crate::log::leaf::{LeafFields, MAX_LEAF_BYTES, leaf_bytes};
 use crate::log::tree::{Frontier, Hash, leaf_hash};
 use crate::storage::rows::{EventRow, NewEventRow, ReplayRow, corrupt, from_db, number, to_db};
-use crate::storage::schema::{certificates, certification_bodies, events, replay_guard};
+use crate::storage::schema::{
+    certificates, certification_bodies, events, log_leaves, replay_guard,
+};
 use crate::storage::{AnyConnection, LeafWrite};
 
 /// An event to append.
@@ -68,7 +70,7 @@ pub(crate) fn take_appended() -> Vec<LoggedEvent> {
 
 /// Appends one event, and its leaf to the transparency log, and returns its
 /// `seq`. Call it last in a transaction: it takes the log's lock, held until
-/// commit (see [`AnyConnection::lock_log_head`]).
+/// commit (see [`AnyConnection::append_event`]).
 pub(crate) fn append<D: Serialize>(
     conn: &mut AnyConnection,
     event: NewEvent<'_, D>,
@@ -86,12 +88,7 @@ pub(crate) fn append<D: Serialize>(
     let evidence = provenance
         .and_then(|p| p.request.as_ref())
         .map(|r| r.compact_jws.as_str());
-    let head = conn.lock_log_head()?;
-    let mut frontier = u64::try_from(head.size)
-        .ok()
-        .and_then(|size| Frontier::from_parts(size, &head.frontier).ok())
-        .ok_or_else(|| CoreError::Storage("corrupt log_head row".into()))?;
-    let seq = conn.append_event(&NewEventRow {
+    let (head, seq) = conn.append_event(&NewEventRow {
         certificate_id: certificate.map(|(id, _)| id),
         cb_id: cb.map(CbId::as_str),
         kind: kind.as_str(),
@@ -100,6 +97,10 @@ pub(crate) fn append<D: Serialize>(
         detail: &detail,
         evidence,
     })?;
+    let mut frontier = u64::try_from(head.size)
+        .ok()
+        .and_then(|size| Frontier::from_parts(size, &head.frontier).ok())
+        .ok_or_else(|| CoreError::Storage("corrupt log_head row".into()))?;
     let leaf = leaf_bytes(&LeafFields {
         seq,
         kind: kind.as_str(),
@@ -197,7 +198,11 @@ pub(crate) fn claim_request_id(
     }
 }
 
-fn into_event(row: EventRow, number_of: Option<String>) -> Result<Event, CoreError> {
+fn into_event(
+    row: EventRow,
+    number_of: Option<String>,
+    log_index: Option<i64>,
+) -> Result<Event, CoreError> {
     let bad = corrupt("events");
     Ok(Event {
         seq: row.seq,
@@ -213,6 +218,7 @@ fn into_event(row: EventRow, number_of: Option<String>) -> Result<Event, CoreErr
         recorded_at: from_db(row.recorded_at),
         detail: serde_json::from_str(&row.detail)?,
         evidence: row.evidence,
+        log_index: log_index.and_then(|i| u64::try_from(i).ok()),
     })
 }
 
@@ -233,18 +239,23 @@ impl Registry {
     pub fn events(&self, after: i64, limit: i64) -> Result<Vec<Event>, CoreError> {
         self.read(|conn| {
             let upto = conn.committed_seq()?.unwrap_or(i64::MAX);
-            let rows: Vec<(EventRow, Option<String>)> = events::table
+            let rows: Vec<(EventRow, Option<String>, Option<i64>)> = events::table
                 .left_join(
                     certificates::table.on(events::certificate_id.eq(certificates::id.nullable())),
                 )
+                .left_join(log_leaves::table.on(log_leaves::seq.eq(events::seq)))
                 .filter(events::seq.gt(after))
                 .filter(events::seq.le(upto))
                 .order(events::seq.asc())
                 .limit(limit)
-                .select((EventRow::as_select(), certificates::number.nullable()))
+                .select((
+                    EventRow::as_select(),
+                    certificates::number.nullable(),
+                    log_leaves::log_index.nullable(),
+                ))
                 .load(conn)?;
             rows.into_iter()
-                .map(|(row, n)| into_event(row, n))
+                .map(|(row, n, i)| into_event(row, n, i))
                 .collect()
         })
     }
@@ -264,15 +275,16 @@ impl Registry {
                 .first(conn)
                 .optional()?
                 .ok_or_else(|| CoreError::CertificateNotFound(number.clone()))?;
-            let rows: Vec<EventRow> = events::table
+            let rows: Vec<(EventRow, Option<i64>)> = events::table
+                .left_join(log_leaves::table.on(log_leaves::seq.eq(events::seq)))
                 .filter(events::certificate_id.eq(id))
                 .filter(events::seq.gt(after))
                 .order(events::seq.asc())
                 .limit(limit)
-                .select(EventRow::as_select())
+                .select((EventRow::as_select(), log_leaves::log_index.nullable()))
                 .load(conn)?;
             rows.into_iter()
-                .map(|row| into_event(row, Some(number.as_str().to_owned())))
+                .map(|(row, i)| into_event(row, Some(number.as_str().to_owned()), i))
                 .collect()
         })
     }

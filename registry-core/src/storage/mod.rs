@@ -470,23 +470,32 @@ impl AnyConnection {
         }
     }
 
-    /// Appends an event and returns its `seq`, announcing it on PostgreSQL's
-    /// channel `pso_events` (see `model::follow`). On PostgreSQL a writer takes the
-    /// event-log lock *shared* in the same statement, before its `seq` is made,
-    /// and holds it until commit: writers append side by side, and a feed reader
-    /// (see [`AnyConnection::committed_seq`]) reads only below a point every
-    /// writer before it has committed. SQLite already holds its one write lock.
-    pub(crate) fn append_event(&mut self, row: &rows::NewEventRow<'_>) -> QueryResult<i64> {
+    /// Appends an event and returns the log's head as it was (locked for the
+    /// rest of the transaction) and the event's `seq`; on PostgreSQL in one
+    /// statement, which also announces the event on the channel `pso_events`
+    /// (see `model::follow`). The head's row lock is taken before the `seq` is
+    /// made and held to commit: leaves are dense and in `seq` order. The
+    /// event-log lock is taken *shared* as well, so that a feed reader (see
+    /// [`AnyConnection::committed_seq`]) reads only below a point every writer
+    /// before it has committed. SQLite already holds its one write lock.
+    pub(crate) fn append_event(
+        &mut self,
+        row: &rows::NewEventRow<'_>,
+    ) -> QueryResult<(LogHeadRow, i64)> {
         match self {
             AnyConnection::Postgresql(pg) => {
-                // The append is announced to every follower (delivered at
-                // commit; the payload is `instance:seq`).
-                prepared::AppendEvent { row }.get_result::<i64>(pg)
+                let (size, frontier, seq) =
+                    prepared::AppendEvent { row }.get_result::<(i64, Vec<u8>, i64)>(pg)?;
+                Ok((LogHeadRow { size, frontier }, seq))
             }
-            AnyConnection::Sqlite(_) => diesel::insert_into(schema::events::table)
-                .values(row)
-                .returning(schema::events::seq)
-                .get_result(self),
+            AnyConnection::Sqlite(_) => {
+                let head = self.lock_log_head()?;
+                let seq = diesel::insert_into(schema::events::table)
+                    .values(row)
+                    .returning(schema::events::seq)
+                    .get_result(self)?;
+                Ok((head, seq))
+            }
         }
     }
 }

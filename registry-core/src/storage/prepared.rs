@@ -33,9 +33,10 @@ prepared!(
     StoreLeaf
 );
 
-/// Appends an event, taking the event-log lock shared, and announces it on
-/// the `pso_events` channel as `instance:seq` (see [`super::instance`]);
-/// answers its `seq` (see [`super::AnyConnection::append_event`]).
+/// Takes the log head's row lock, then appends an event (taking the
+/// event-log lock shared) and announces it on the `pso_events` channel as
+/// `instance:seq` (see [`super::instance`]); answers the head as it was and
+/// the event's `seq` (see [`super::AnyConnection::append_event`]).
 #[derive(Debug)]
 pub(crate) struct AppendEvent<'a> {
     pub row: &'a NewEventRow<'a>,
@@ -44,8 +45,12 @@ pub(crate) struct AppendEvent<'a> {
 impl QueryFragment<Pg> for AppendEvent<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         let r = self.row;
+        // The insert reads the locked head, and the shared event-log lock is
+        // taken from it (LATERAL): the head's lock comes first, then the
+        // shared one, then the seq — the order every writer keeps.
         out.push_sql(
-            "WITH e AS (INSERT INTO events (certificate_id, cb_id, kind, effective_at, recorded_at, detail, evidence) SELECT ",
+            "WITH h AS (SELECT size, frontier FROM log_head WHERE id = 1 FOR UPDATE), \
+             e AS (INSERT INTO events (certificate_id, cb_id, kind, effective_at, recorded_at, detail, evidence) SELECT ",
         );
         out.push_bind_param::<Nullable<BigInt>, _>(&r.certificate_id)?;
         out.push_sql(", ");
@@ -61,8 +66,8 @@ impl QueryFragment<Pg> for AppendEvent<'_> {
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&r.evidence)?;
         out.push_sql(
-            " FROM pg_advisory_xact_lock_shared(2, 0) RETURNING seq) \
-             SELECT e.seq FROM e, LATERAL (SELECT pg_notify('pso_events', ",
+            " FROM h, LATERAL (SELECT pg_advisory_xact_lock_shared(2, (h.size * 0)::integer)) l \
+             RETURNING seq) SELECT h.size, h.frontier, e.seq FROM h, e, LATERAL (SELECT pg_notify('pso_events', ",
         );
         out.push_bind_param::<Text, _>(super::instance())?;
         out.push_sql(" || ':' || e.seq::text)) n");
@@ -71,7 +76,7 @@ impl QueryFragment<Pg> for AppendEvent<'_> {
 }
 
 impl Query for AppendEvent<'_> {
-    type SqlType = BigInt;
+    type SqlType = (BigInt, Binary, BigInt);
 }
 
 impl RunQueryDsl<PgConnection> for AppendEvent<'_> {}
