@@ -644,16 +644,23 @@ fn the_log_holds_every_event_and_the_model_its_edge(db: TestDatabase) {
         let n = rng.random_range(1..=size);
         let i = rng.random_range(0..n);
         let root = tree::root_at(n, &mut memory).expect("root");
-        let path = registry.inclusion_proof(i, n).expect("proof");
+        let path = registry
+            .inclusion_proof(i, n)
+            .expect("proof")
+            .expect("reached");
         let leaf = registry.log_entry(i).expect("read").expect("entry");
         tree::verify_inclusion(&leaf_hash(&leaf), i, n, &path, &root).expect("included");
         let m = rng.random_range(1..=n);
-        let proof = registry.consistency_proof(m, n).expect("proof");
+        let proof = registry
+            .consistency_proof(m, n)
+            .expect("proof")
+            .expect("reached");
         let old = tree::root_at(m, &mut memory).expect("root");
         tree::verify_consistency(m, n, &proof, &old, &root).expect("consistent");
     }
+    assert!(matches!(registry.inclusion_proof(0, size + 1), Ok(None)));
     assert!(matches!(
-        registry.inclusion_proof(0, size + 1),
+        registry.inclusion_proof(size, size),
         Err(CoreError::Validation(_))
     ));
     assert!(matches!(

@@ -8,7 +8,8 @@ SCHEMATHESIS_HOOKS).
 
 2. Valid requests whose validity the document cannot state, made valid.
    A JSON Schema cannot say that `until` comes after `on`, that a cursor is one
-   the server handed out, that a `jwksUri` answers with a key set, that an `x`
+   the server handed out, that a proof's entry lies in its tree (`index` below
+   `treeSize`, `from` at most `to`), that a `jwksUri` answers with a key set, that an `x`
    is a point on the curve, that `effectiveAt` follows a certificate's last
    event, or that a name has a letter or digit and one script per word (the
    `Name` schema's description). For a positive (schema-valid) case only, these
@@ -121,6 +122,14 @@ def map_case(context, case):
         _run_forward(case.query)
     if operation == "statusBatch" and isinstance(case.body, dict):
         _run_forward(case.body)
+    if operation == "logInclusionProof" and case.query:
+        index, size = case.query.get("index"), case.query.get("treeSize")
+        if isinstance(index, int) and isinstance(size, int) and index >= size:
+            case.query["index"] = size - 1
+    if operation == "logConsistencyProof" and case.query:
+        old, new = case.query.get("from"), case.query.get("to")
+        if isinstance(old, int) and isinstance(new, int) and old > new:
+            case.query["from"], case.query["to"] = new, old
     body = case.body
     if isinstance(body, dict):
         if "jwksUri" in body and _JWKS_URI:

@@ -334,7 +334,7 @@ async fn bad_log_requests_are_refused_clearly(app: &TestApp) {
         ),
         (
             format!("/v1/log/proof/inclusion?index=0&treeSize={}", size + 1),
-            400,
+            404,
         ),
         ("/v1/log/proof/inclusion?index=0".to_owned(), 400),
         ("/v1/log/proof/inclusion?index=0&treeSize=0".to_owned(), 400),
@@ -342,7 +342,7 @@ async fn bad_log_requests_are_refused_clearly(app: &TestApp) {
         (format!("/v1/log/proof/consistency?from={size}&to=1"), 400),
         (
             format!("/v1/log/proof/consistency?from=1&to={}", size + 1),
-            400,
+            404,
         ),
         ("/v1/log/tile/0/000".to_owned(), 404),
         ("/v1/log/tile/0/000.p/255".to_owned(), 404),

@@ -29,6 +29,11 @@ fn parameters(e: CoreError) -> Problem {
     }
 }
 
+/// A tree the log has not grown to yet: nothing to prove in it (yet).
+fn not_reached(size: u64) -> Problem {
+    Problem::not_found(format!("the log has not reached {size} entries yet"))
+}
+
 fn text(body: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
@@ -160,7 +165,7 @@ pub struct InclusionProof {
     params(InclusionParams),
     responses(
         (status = 200, description = "The RFC 6962 audit path of the entry in the tree of `treeSize` entries (the tree of a checkpoint with that size).", body = InclusionProof),
-        crate::openapi::ReadProblems,
+        crate::openapi::ResourceProblems,
     )
 )]
 pub async fn inclusion(
@@ -173,7 +178,8 @@ pub async fn inclusion(
         Ok(registry.inclusion_proof(index, tree_size))
     })
     .await?
-    .map_err(parameters)?;
+    .map_err(parameters)?
+    .ok_or_else(|| not_reached(tree_size))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE)))
         .json(InclusionProof {
@@ -220,7 +226,7 @@ pub struct ConsistencyProof {
     params(ConsistencyParams),
     responses(
         (status = 200, description = "The RFC 6962 consistency proof between the trees of `from` and `to` entries: that the log only grew in between (empty when they are the same).", body = ConsistencyProof),
-        crate::openapi::ReadProblems,
+        crate::openapi::ResourceProblems,
     )
 )]
 pub async fn consistency(
@@ -231,7 +237,8 @@ pub async fn consistency(
     let registry = state.registry.clone();
     let hashes = read(&state, move || Ok(registry.consistency_proof(from, to)))
         .await?
-        .map_err(parameters)?;
+        .map_err(parameters)?
+        .ok_or_else(|| not_reached(to))?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE)))
         .json(ConsistencyProof {

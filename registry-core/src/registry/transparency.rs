@@ -405,36 +405,31 @@ impl Registry {
         })
     }
 
-    /// The audit path of entry `index` in the tree of `size` entries; the
-    /// tree must be one the log has reached.
-    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, CoreError> {
+    /// The audit path of entry `index` in the tree of `size` entries; `None`
+    /// while the log has not reached that size.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Option<Vec<Hash>>, CoreError> {
         self.read(|conn| {
-            let have = stored_size(conn)?;
-            if size > have {
-                return Err(CoreError::field(
-                    "treeSize",
-                    format!("the log holds {have} entries"),
-                ));
+            if size > stored_size(conn)? {
+                return Ok(None);
             }
             let mut stored = Stored { conn, fault: None };
             tree::inclusion_proof(index, size, &mut stored)
+                .map(Some)
                 .map_err(|e| proof_error(e, stored.fault))
         })
     }
 
     /// The proof that the tree of `from` entries is a prefix of the tree of
-    /// `to`; both must be trees the log has reached.
-    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, CoreError> {
+    /// `to`; `None` while the log has not reached `to` entries.
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<Option<Vec<Hash>>, CoreError> {
         self.read(|conn| {
-            let have = stored_size(conn)?;
-            if to > have {
-                return Err(CoreError::field(
-                    "to",
-                    format!("the log holds {have} entries"),
-                ));
+            if to > stored_size(conn)? {
+                return Ok(None);
             }
             let mut stored = Stored { conn, fault: None };
-            tree::consistency_proof(from, to, &mut stored).map_err(|e| proof_error(e, stored.fault))
+            tree::consistency_proof(from, to, &mut stored)
+                .map(Some)
+                .map_err(|e| proof_error(e, stored.fault))
         })
     }
 
