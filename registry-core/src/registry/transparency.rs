@@ -100,8 +100,7 @@ fn stored_size(conn: &mut AnyConnection) -> Result<u64, CoreError> {
 }
 
 /// An event row as a leaf is made of it.
-type LeafRow = (
-    i64,
+type EventLeafRow = (
     i64,
     String,
     Option<String>,
@@ -112,17 +111,36 @@ type LeafRow = (
     Option<String>,
 );
 
-/// An event not yet in the log, as a leaf is made of it.
-type UnloggedRow = (
-    i64,
-    String,
-    Option<String>,
-    Option<String>,
-    chrono::NaiveDateTime,
-    chrono::NaiveDateTime,
-    String,
-    Option<String>,
-);
+/// The columns of an [`EventLeafRow`], in its order.
+macro_rules! event_leaf_columns {
+    () => {
+        (
+            events::seq,
+            events::kind,
+            certificates::number.nullable(),
+            events::cb_id,
+            events::effective_at,
+            events::recorded_at,
+            events::detail,
+            events::evidence,
+        )
+    };
+}
+
+/// The canonical bytes of the leaf of an event row.
+fn leaf_of(row: &EventLeafRow) -> Vec<u8> {
+    let (seq, kind, number, cb, effective, recorded, detail, evidence) = row;
+    leaf_bytes(&LeafFields {
+        seq: *seq,
+        kind,
+        certificate: number.as_deref(),
+        certification_body: cb.as_deref(),
+        effective_at: from_db(*effective),
+        recorded_at: from_db(*recorded),
+        detail,
+        evidence: evidence.as_deref(),
+    })
+}
 
 /// The leaves `from..` (at most `limit`), each with its index, made again
 /// from the event rows.
@@ -132,42 +150,20 @@ fn leaves_from(
     limit: i64,
 ) -> Result<Vec<(u64, Vec<u8>)>, CoreError> {
     let from = i64::try_from(from).map_err(|_| CoreError::field("index", "too large"))?;
-    let rows: Vec<LeafRow> = log_leaves::table
+    let rows: Vec<(i64, EventLeafRow)> = log_leaves::table
         .inner_join(events::table.on(events::seq.eq(log_leaves::seq)))
         .left_join(certificates::table.on(events::certificate_id.eq(certificates::id.nullable())))
         .filter(log_leaves::log_index.ge(from))
         .order(log_leaves::log_index.asc())
         .limit(limit)
-        .select((
-            log_leaves::log_index,
-            events::seq,
-            events::kind,
-            certificates::number.nullable(),
-            events::cb_id,
-            events::effective_at,
-            events::recorded_at,
-            events::detail,
-            events::evidence,
-        ))
+        .select((log_leaves::log_index, event_leaf_columns!()))
         .load(conn)?;
     rows.into_iter()
-        .map(
-            |(index, seq, kind, number, cb, effective, recorded, detail, evidence)| {
-                let leaf = leaf_bytes(&LeafFields {
-                    seq,
-                    kind: &kind,
-                    certificate: number.as_deref(),
-                    certification_body: cb.as_deref(),
-                    effective_at: from_db(effective),
-                    recorded_at: from_db(recorded),
-                    detail: &detail,
-                    evidence: evidence.as_deref(),
-                });
-                let index = u64::try_from(index)
-                    .map_err(|_| CoreError::Storage("corrupt log_leaves row".into()))?;
-                Ok((index, leaf))
-            },
-        )
+        .map(|(index, row)| {
+            let index = u64::try_from(index)
+                .map_err(|_| CoreError::Storage("corrupt log_leaves row".into()))?;
+            Ok((index, leaf_of(&row)))
+        })
         .collect()
 }
 
@@ -208,7 +204,7 @@ impl Registry {
                 let last_logged: Option<i64> = log_leaves::table
                     .select(diesel::dsl::max(log_leaves::seq))
                     .first(conn)?;
-                let rows: Vec<UnloggedRow> = events::table
+                let rows: Vec<EventLeafRow> = events::table
                     .left_join(
                         certificates::table
                             .on(events::certificate_id.eq(certificates::id.nullable())),
@@ -216,28 +212,10 @@ impl Registry {
                     .filter(events::seq.gt(last_logged.unwrap_or(0)))
                     .order(events::seq.asc())
                     .limit(PAGE)
-                    .select((
-                        events::seq,
-                        events::kind,
-                        certificates::number.nullable(),
-                        events::cb_id,
-                        events::effective_at,
-                        events::recorded_at,
-                        events::detail,
-                        events::evidence,
-                    ))
+                    .select(event_leaf_columns!())
                     .load(conn)?;
-                for (seq, kind, number, cb, effective, recorded, detail, evidence) in &rows {
-                    let leaf = leaf_bytes(&LeafFields {
-                        seq: *seq,
-                        kind,
-                        certificate: number.as_deref(),
-                        certification_body: cb.as_deref(),
-                        effective_at: from_db(*effective),
-                        recorded_at: from_db(*recorded),
-                        detail,
-                        evidence: evidence.as_deref(),
-                    });
+                for row in &rows {
+                    let leaf = leaf_of(row);
                     let index = frontier.size();
                     let completed = frontier.push(leaf_hash(&leaf));
                     let levels: Vec<i32> =
@@ -251,7 +229,7 @@ impl Registry {
                     conn.store_leaf(&LeafWrite {
                         log_index: i64::try_from(index)
                             .map_err(|_| CoreError::Storage("the log is full".into()))?,
-                        seq: *seq,
+                        seq: row.0,
                         levels: &levels,
                         indexes: &indexes,
                         hashes: &hashes,
