@@ -4,7 +4,7 @@
 CARGO ?= cargo
 BIN   := pso-registry
 
-.PHONY: run demo build test lint fmt openapi contract fuzz bench bench-smoke wrk ci clean
+.PHONY: run demo build test lint fmt openapi contract fuzz bench bench-baseline bench-smoke wrk ci clean
 
 # `make bench` measures 10k and 100k companies; BENCH_SCALE=1m adds 1M.
 comma := ,
@@ -34,8 +34,9 @@ openapi:
 	$(CARGO) run --locked -q -p pso-registry-api --bin $(BIN) -- openapi > openapi/openapi.json
 
 ## The contract as integrators check it: the NLGov ADR linter (Logius's ruleset, at
-## ADR_RULESET), the OWASP ruleset, schemathesis on SQLite and PostgreSQL, and a
-## generated Python client (tools installed under target/contract; needs python3 and npm).
+## ADR_RULESET), the OWASP ruleset, schemathesis on SQLite and PostgreSQL, a generated
+## Python client, and the log and signed answers checked with Go's x/mod/sumdb and PyJWT
+## (tools installed under target/contract; needs python3, npm and Go with x/mod).
 ADR_RULESET ?= ../shared/tools/adr/ruleset.yaml
 contract:
 	ADR_RULESET=$(ADR_RULESET) tests/contract/run
@@ -49,9 +50,22 @@ fuzz:
 
 ## The benchmark (release build): seeds each backend, loads every hot path next to the
 ## HTTP ceiling of this machine, and appends a table to BENCHMARKS.md.
-bench: wrk
+bench: wrk bench-baseline
 	$(CARGO) build --release --locked -p pso-registry-api -p pso-registry-tests --bins
-	./target/release/pso-bench run --scale $(BENCH_SCALES) --out BENCHMARKS.md
+	./target/release/pso-bench run --scale $(BENCH_SCALES) --out BENCHMARKS.md \
+		--baseline-bin $(BASELINE_BIN)
+
+## The register before the transparency log (commit BENCH_BASELINE, from this clone's
+## history), built once under target/bench-baseline: signed issuance is measured on it
+## and on this build in one run.
+BENCH_BASELINE ?= fd61fec
+BASELINE_DIR   := target/bench-baseline/$(BENCH_BASELINE)
+BASELINE_BIN   := $(BASELINE_DIR)/target/release/$(BIN)
+bench-baseline:
+	@test -x $(BASELINE_BIN) || { \
+		rm -rf $(BASELINE_DIR)/src && mkdir -p $(BASELINE_DIR)/src && \
+		git archive $(BENCH_BASELINE) | tar -x -C $(BASELINE_DIR)/src && \
+		cd $(BASELINE_DIR)/src && CARGO_TARGET_DIR=../target $(CARGO) build --release --locked -p pso-registry-api --bin $(BIN); }
 
 ## The benchmark in small (1,000 companies, 2 s a load, debug build), so it cannot rot; CI runs it.
 bench-smoke: wrk

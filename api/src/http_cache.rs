@@ -128,8 +128,9 @@ pub fn json(
     Ok(response.content_type("application/json").body(bytes))
 }
 
-/// Tags every successful `GET` answer that has no tag yet, and answers `304`
-/// when `If-None-Match` names the tag.
+/// Tags every successful `GET` answer that has no tag yet and may be stored
+/// (not `no-store`, as a signed answer is: each is a check of its own), and
+/// answers `304` when `If-None-Match` names the tag.
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -139,6 +140,10 @@ pub async fn middleware(
     if !cacheable
         || response.status() != StatusCode::OK
         || response.headers().contains_key(header::ETAG)
+        || response
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .is_some_and(|v| v.as_bytes().starts_with(b"no-store"))
     {
         return Ok(response);
     }

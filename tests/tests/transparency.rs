@@ -489,6 +489,15 @@ async fn signed_answers_verify_with_another_jose_library(app: &TestApp) {
         Some("application/jose")
     );
     assert!(signed.headers().contains_key("register-seq"));
+    // Each is a check of its own: never stored, so never tagged for revalidation.
+    assert_eq!(
+        signed
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    assert!(!signed.headers().contains_key("etag"));
     let jws = signed.text().await.expect("text");
     let claims = verify_answer(app, &jws).await;
     // The claims are the JSON answer's, and the register's own.

@@ -17,7 +17,7 @@ use crate::storage::rows::{EventRow, NewEventRow, ReplayRow, corrupt, from_db, n
 use crate::storage::schema::{
     certificates, certification_bodies, events, log_leaves, replay_guard,
 };
-use crate::storage::{AnyConnection, LeafWrite};
+use crate::storage::{AnyConnection, LeafWrite, LogHeadRow};
 
 /// An event to append.
 #[derive(Debug)]
@@ -97,10 +97,7 @@ pub(crate) fn append<D: Serialize>(
         detail: &detail,
         evidence,
     })?;
-    let mut frontier = u64::try_from(head.size)
-        .ok()
-        .and_then(|size| Frontier::from_parts(size, &head.frontier).ok())
-        .ok_or_else(|| CoreError::Storage("corrupt log_head row".into()))?;
+    let mut frontier = frontier_of(&head)?;
     let leaf = leaf_bytes(&LeafFields {
         seq,
         kind: kind.as_str(),
@@ -119,22 +116,7 @@ pub(crate) fn append<D: Serialize>(
     }
     let log_index = frontier.size();
     let hash = leaf_hash(&leaf);
-    let completed = frontier.push(hash);
-    let levels: Vec<i32> = completed.iter().map(|(n, _)| i32::from(n.level)).collect();
-    let indexes = completed
-        .iter()
-        .map(|(n, _)| i64::try_from(n.index))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| CoreError::Storage("the log is full".into()))?;
-    let hashes: Vec<Vec<u8>> = completed.iter().map(|(_, h)| h.to_vec()).collect();
-    conn.store_leaf(&LeafWrite {
-        log_index: head.size,
-        seq,
-        levels: &levels,
-        indexes: &indexes,
-        hashes: &hashes,
-        frontier: &frontier.to_bytes(),
-    })?;
+    conn.store_leaf(&leaf_write(&mut frontier, seq, hash)?)?;
     APPENDED.with(|a| {
         a.borrow_mut().push(LoggedEvent {
             seq,
@@ -148,6 +130,38 @@ pub(crate) fn append<D: Serialize>(
         })
     });
     Ok(seq)
+}
+
+/// The tree's right edge as the log head holds it.
+pub(crate) fn frontier_of(head: &LogHeadRow) -> Result<Frontier, CoreError> {
+    u64::try_from(head.size)
+        .ok()
+        .and_then(|size| Frontier::from_parts(size, &head.frontier).ok())
+        .ok_or_else(|| CoreError::Storage("corrupt log_head row".into()))
+}
+
+/// Pushes the leaf `hash` (of event `seq`) onto the tree's edge: the rows
+/// that store it, the hashes it completes and the head after it.
+pub(crate) fn leaf_write(
+    frontier: &mut Frontier,
+    seq: i64,
+    hash: Hash,
+) -> Result<LeafWrite, CoreError> {
+    let full = || CoreError::Storage("the log is full".into());
+    let log_index = i64::try_from(frontier.size()).map_err(|_| full())?;
+    let completed = frontier.push(hash);
+    Ok(LeafWrite {
+        log_index,
+        seq,
+        levels: completed.iter().map(|(n, _)| i32::from(n.level)).collect(),
+        indexes: completed
+            .iter()
+            .map(|(n, _)| i64::try_from(n.index))
+            .collect::<Result<_, _>>()
+            .map_err(|_| full())?,
+        hashes: completed.iter().map(|(_, h)| h.to_vec()).collect(),
+        frontier: frontier.to_bytes(),
+    })
 }
 
 /// Claims a request id for this CB until it can no longer be replayed; a

@@ -9,16 +9,17 @@ use diesel::prelude::*;
 use ed25519_dalek::VerifyingKey;
 
 use super::Registry;
+use super::event_log::{frontier_of, leaf_write};
 use crate::error::CoreError;
 use crate::log::leaf::{LeafFields, leaf_bytes};
 use crate::log::note::open_checkpoint;
 use crate::log::tiles::{TILE_HEIGHT, TILE_WIDTH, TileRef};
 use crate::log::tree::{self, Frontier, Hash, NodeId, NodeSource, ProofError, leaf_hash};
+use crate::storage::AnyConnection;
 use crate::storage::rows::{from_db, to_db};
 use crate::storage::schema::{
     certificates, events, log_checkpoints, log_hashes, log_head, log_leaves,
 };
-use crate::storage::{AnyConnection, LeafWrite};
 
 /// Leaves read at a time (integration, the start-up check, entry bundles).
 const PAGE: i64 = 4096;
@@ -197,10 +198,7 @@ impl Registry {
         loop {
             let added = self.write(|conn| {
                 let head = conn.lock_log_head()?;
-                let mut frontier = u64::try_from(head.size)
-                    .ok()
-                    .and_then(|n| Frontier::from_parts(n, &head.frontier).ok())
-                    .ok_or_else(|| CoreError::Storage("corrupt log_head row".into()))?;
+                let mut frontier = frontier_of(&head)?;
                 let last_logged: Option<i64> = log_leaves::table
                     .select(diesel::dsl::max(log_leaves::seq))
                     .first(conn)?;
@@ -216,25 +214,7 @@ impl Registry {
                     .load(conn)?;
                 for row in &rows {
                     let leaf = leaf_of(row);
-                    let index = frontier.size();
-                    let completed = frontier.push(leaf_hash(&leaf));
-                    let levels: Vec<i32> =
-                        completed.iter().map(|(n, _)| i32::from(n.level)).collect();
-                    let indexes = completed
-                        .iter()
-                        .map(|(n, _)| i64::try_from(n.index))
-                        .collect::<Result<Vec<i64>, _>>()
-                        .map_err(|_| CoreError::Storage("the log is full".into()))?;
-                    let hashes: Vec<Vec<u8>> = completed.iter().map(|(_, h)| h.to_vec()).collect();
-                    conn.store_leaf(&LeafWrite {
-                        log_index: i64::try_from(index)
-                            .map_err(|_| CoreError::Storage("the log is full".into()))?,
-                        seq: row.0,
-                        levels: &levels,
-                        indexes: &indexes,
-                        hashes: &hashes,
-                        frontier: &frontier.to_bytes(),
-                    })?;
+                    conn.store_leaf(&leaf_write(&mut frontier, row.0, leaf_hash(&leaf))?)?;
                 }
                 Ok(rows.len() as u64)
             })?;

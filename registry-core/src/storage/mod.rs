@@ -509,14 +509,14 @@ pub(crate) struct LogHeadRow {
 
 /// A leaf to store with the hashes it completes and the head after it.
 #[derive(Debug)]
-pub(crate) struct LeafWrite<'a> {
+pub(crate) struct LeafWrite {
     pub log_index: i64,
     pub seq: i64,
     /// Each completed node: (level, index, hash).
-    pub levels: &'a [i32],
-    pub indexes: &'a [i64],
-    pub hashes: &'a [Vec<u8>],
-    pub frontier: &'a [u8],
+    pub levels: Vec<i32>,
+    pub indexes: Vec<i64>,
+    pub hashes: Vec<Vec<u8>>,
+    pub frontier: Vec<u8>,
 }
 
 impl AnyConnection {
@@ -540,7 +540,7 @@ impl AnyConnection {
     }
 
     /// Stores a leaf, the hashes it completes, and the new head.
-    pub(crate) fn store_leaf(&mut self, w: &LeafWrite<'_>) -> QueryResult<()> {
+    pub(crate) fn store_leaf(&mut self, w: &LeafWrite) -> QueryResult<()> {
         match self {
             AnyConnection::Postgresql(pg) => prepared::StoreLeaf { w }.execute(pg).map(|_| ()),
             AnyConnection::Sqlite(lite) => {
@@ -554,8 +554,8 @@ impl AnyConnection {
                 let rows: Vec<_> = w
                     .levels
                     .iter()
-                    .zip(w.indexes)
-                    .zip(w.hashes)
+                    .zip(&w.indexes)
+                    .zip(&w.hashes)
                     .map(|((l, i), h)| {
                         (
                             log_hashes::level.eq(*l),
@@ -570,7 +570,7 @@ impl AnyConnection {
                 diesel::update(log_head::table.find(1))
                     .set((
                         log_head::size.eq(w.log_index + 1),
-                        log_head::frontier.eq(w.frontier),
+                        log_head::frontier.eq(&w.frontier),
                     ))
                     .execute(lite)
                     .map(|_| ())

@@ -213,7 +213,7 @@ impl RunQueryDsl<PgConnection> for WriteCoverage<'_> {}
 /// A log leaf, the hashes it completes, and the head after it, in one statement.
 #[derive(Debug)]
 pub(crate) struct StoreLeaf<'a> {
-    pub w: &'a LeafWrite<'a>,
+    pub w: &'a LeafWrite,
 }
 
 impl QueryFragment<Pg> for StoreLeaf<'_> {
@@ -226,15 +226,15 @@ impl QueryFragment<Pg> for StoreLeaf<'_> {
         out.push_sql(
             "::bigint)), h AS (INSERT INTO log_hashes (level, idx, hash) SELECT * FROM unnest(",
         );
-        out.push_bind_param::<Array<Integer>, _>(w.levels)?;
+        out.push_bind_param::<Array<Integer>, _>(&w.levels)?;
         out.push_sql("::integer[], ");
-        out.push_bind_param::<Array<BigInt>, _>(w.indexes)?;
+        out.push_bind_param::<Array<BigInt>, _>(&w.indexes)?;
         out.push_sql("::bigint[], ");
-        out.push_bind_param::<Array<Binary>, _>(w.hashes)?;
+        out.push_bind_param::<Array<Binary>, _>(&w.hashes)?;
         out.push_sql("::bytea[])) UPDATE log_head SET size = ");
         out.push_bind_param::<BigInt, _>(&w.log_index)?;
         out.push_sql(" + 1, frontier = ");
-        out.push_bind_param::<Binary, _>(w.frontier)?;
+        out.push_bind_param::<Binary, _>(&w.frontier)?;
         out.push_sql(" WHERE id = 1");
         Ok(())
     }

@@ -15,7 +15,9 @@
 //!   clients); writes every figure with its target and verdict, and the
 //!   growth from the smallest to the largest scale, to `--out`. With
 //!   `--database`, measures that database as it is, seeded before with
-//!   `pso-registry seed --companies N --seed 42`.
+//!   `pso-registry seed --companies N --seed 42`. With `--baseline-bin PATH`
+//!   (a `pso-registry` built before the transparency log; `make bench` builds
+//!   one), also signed issuances on this build against that one, in turns.
 //! - `pso-bench issuance --backend sqlite|postgres [--clients 16] [--seconds 10]`:
 //!   signed issuances only, on a fresh database.
 
@@ -362,7 +364,7 @@ async fn main() {
         Some("run") => run(&args).await,
         _ => {
             eprintln!(
-                "usage: pso-bench run [--smoke] [--scale 10k,100k] [--backends sqlite,postgres] [--bin-dir DIR] [--out FILE] [--database URL --companies N] [--no-peer]"
+                "usage: pso-bench run [--smoke] [--scale 10k,100k] [--backends sqlite,postgres] [--bin-dir DIR] [--out FILE] [--database URL --companies N] [--no-peer] [--baseline-bin PATH]"
             );
             eprintln!(
                 "       pso-bench issuance --backend sqlite|postgres [--clients N] [--seconds S] [--bin-dir DIR]"
@@ -1035,6 +1037,13 @@ async fn run(args: &[String]) {
             );
         }
     }
+    if let Some(baseline) = arg(args, "--baseline-bin") {
+        let _ = writeln!(
+            report,
+            "{}",
+            issuance_against_baseline(&registry_bin, &baseline, &backends, clients, seconds).await
+        );
+    }
     let mut existing = std::fs::read_to_string(&out).unwrap_or_else(|_| {
         "# Benchmarks\n\n`make bench` appends a section per run (`make bench-smoke` writes to a scratch file).\n"
             .to_owned()
@@ -1043,6 +1052,53 @@ async fn run(args: &[String]) {
     std::fs::write(&out, existing).expect("write report");
     println!("{report}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Signed issuances on this build against `baseline` (the register before the
+/// transparency log), each on a fresh database per backend, taken in turns
+/// (this, baseline, this, baseline) so that a drift of the machine falls on both.
+async fn issuance_against_baseline(
+    registry_bin: &str,
+    baseline: &str,
+    backends: &[String],
+    clients: usize,
+    seconds: u64,
+) -> String {
+    let mut out = format!(
+        "### Signed issuance with the transparency log against the register without it\n\n\
+         Baseline: `{baseline}`, a build of the register before the log. Each figure is the mean of two {seconds} s runs of {clients} clients on a fresh database, taken in turns with the baseline's.\n\n\
+         | backend | with the log /s | p95 ms | without /s | p95 ms | ratio | target | verdict |\n|---|---:|---:|---:|---:|---:|---|---|\n"
+    );
+    for backend in backends {
+        let mut with = Vec::new();
+        let mut without = Vec::new();
+        for round in 0..2 {
+            for (binary, into) in [(registry_bin, &mut with), (baseline, &mut without)] {
+                let db = fresh_database(backend);
+                let server = start_server(binary, &db.url);
+                wait_ready(&reqwest::Client::new(), &server.base).await;
+                let f = issuances(&server, clients, seconds, &format!("baseline{round}"), 0).await;
+                eprintln!(
+                    "{backend} issuance ({binary}): {:.0}/s, p95 {:.2} ms, {} errors",
+                    f.rps, f.p95, f.errors
+                );
+                into.push(f);
+            }
+        }
+        let mean =
+            |v: &[Figure], f: fn(&Figure) -> f64| v.iter().map(f).sum::<f64>() / v.len() as f64;
+        let (a, b) = (mean(&with, |f| f.rps), mean(&without, |f| f.rps));
+        let ratio = a / b;
+        let _ = writeln!(
+            out,
+            "| {backend} | {a:.0} | {:.2} | {b:.0} | {:.2} | {:.0} % | ≥ 90 % | {} |",
+            mean(&with, |f| f.p95),
+            mean(&without, |f| f.p95),
+            ratio * 100.0,
+            verdict(ratio >= 0.9)
+        );
+    }
+    out
 }
 
 async fn wait_for_port(port: u16) {
