@@ -11,6 +11,7 @@ pub mod http_cache;
 pub mod keys;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod paging;
 pub mod panics;
 pub mod payload;

@@ -316,6 +316,7 @@ pub fn run(
                 SwaggerUi::new("/docs/{_:.*}")
                     .config(utoipa_swagger_ui::Config::from("/v1/openapi.json")),
             )
+            .configure(crate::pages::routes)
             .configure(extra)
             .default_service(web::to(routes::not_found))
     })

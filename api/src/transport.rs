@@ -89,11 +89,14 @@ pub async fn middleware(
         HeaderValue::from_static(CONTRACT_VERSION),
     );
     insert(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    insert(
-        headers,
-        header::CONTENT_SECURITY_POLICY,
-        "frame-ancestors 'none'",
-    );
+    // The pages set their own, stricter one.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        insert(
+            headers,
+            header::CONTENT_SECURITY_POLICY,
+            "frame-ancestors 'none'",
+        );
+    }
     insert(headers, header::X_FRAME_OPTIONS, "DENY");
     insert(headers, header::REFERRER_POLICY, "no-referrer");
     if let Some(value) = hsts.and_then(|v| HeaderValue::from_str(&v).ok()) {

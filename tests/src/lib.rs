@@ -2,6 +2,7 @@
 //! database (SQLite or PostgreSQL), and talk to it over HTTP like a partner.
 
 pub mod bench;
+pub mod browser;
 pub mod cb;
 pub mod chaos;
 pub mod jwks_server;

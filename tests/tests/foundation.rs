@@ -111,7 +111,8 @@ async fn bad_paging_parameters_are_named_problems(app: &TestApp) {
 
 async fn unknown_paths_and_undeclared_methods_are_problems(app: &TestApp) {
     expect_problem(app.get("/v2/companies").await, 404, "not-found").await;
-    expect_problem(app.get("/").await, 404, "not-found").await;
+    expect_problem(app.get("/nowhere").await, 404, "not-found").await;
+    expect_problem(app.get("/v1").await, 404, "not-found").await;
     let delete = app
         .client
         .delete(app.url("/v1/companies"))

@@ -1,0 +1,215 @@
+//! The officer's pages over HTTP on both backends: Dutch first and English on
+//! request, every value escaped, a strict Content-Security-Policy, an unknown
+//! KvK number read as "niet gecertificeerd", the contract-term check with its
+//! reason, and refusals as pages (never problem documents). The walk in a
+//! real browser is a test of its own.
+
+use pso_registry_tests::cb::{TestCb, certificate};
+use pso_registry_tests::{TestApp, on_both_backends};
+use serde_json::json;
+
+on_both_backends!(
+    an_officer_finds_a_supplier_and_checks_a_term,
+    pages_refuse_plainly_and_escape_everything,
+);
+
+const MAIN: &str = "12345678";
+const SUBSIDIARY: &str = "87654321";
+/// A name a browser would run, were it not escaped.
+const HOSTILE: &str = "<script>alert(1)</script> & Zonen B.V.";
+
+async fn page(app: &TestApp, path: &str, accept_language: Option<&str>) -> (u16, String, String) {
+    let mut request = app.client.get(app.url(path));
+    if let Some(l) = accept_language {
+        request = request.header("accept-language", l);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let url = response.url().path().to_owned();
+    let headers = response.headers().clone();
+    let body = response.text().await.expect("text");
+    if status != 303 {
+        assert_eq!(
+            headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("text/html; charset=utf-8"),
+            "{path}"
+        );
+        assert_eq!(
+            headers
+                .get("content-security-policy")
+                .and_then(|v| v.to_str().ok()),
+            Some(pso_api::pages::CSP),
+            "{path}"
+        );
+        // Nothing from elsewhere, no script, no inline style.
+        for banned in ["<script", "style=", "http://", "https://", "<iframe"] {
+            assert!(!body.contains(banned), "{path} has {banned}");
+        }
+    }
+    (status, url, body)
+}
+
+/// A trede_1 certificate from 2026-01-15 (two years) covering a subsidiary,
+/// suspended for June 2026.
+async fn supplier(app: &TestApp) -> (TestCb, String) {
+    let kiwa = TestCb::ed25519("kiwa");
+    app.accredit(&kiwa).await;
+    let mut payload = certificate("KIWA-7", MAIN, "trede_1", "2026-01-15");
+    payload["certificate"]["holder"]["name"] = json!(HOSTILE);
+    payload["certificate"]["subsidiaries"] =
+        json!([{"kvkNumber": SUBSIDIARY, "name": "Dochter B.V."}]);
+    let number = app.issue(&kiwa, payload).await;
+    for (path, act, body) in [
+        (
+            "suspension",
+            "suspend",
+            json!({"reason": "audit", "effectiveAt": "2026-06-01T08:00:00Z"}),
+        ),
+        (
+            "reinstatement",
+            "reinstate",
+            json!({"effectiveAt": "2026-07-01T08:00:00Z"}),
+        ),
+    ] {
+        let response = app
+            .post_jws(
+                &format!("/v1/certificates/{number}/{path}"),
+                &kiwa.request(app, act, Some(&number), body),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{act}");
+    }
+    (kiwa, number)
+}
+
+async fn an_officer_finds_a_supplier_and_checks_a_term(app: &TestApp) {
+    let (_, number) = supplier(app).await;
+
+    // The landing page, Dutch by default, English when the browser prefers it.
+    let (status, _, home) = page(app, "/", None).await;
+    assert_eq!(status, 200);
+    assert!(home.contains(r#"<html lang="nl">"#));
+    assert!(home.contains("Zoeken"));
+    assert!(home.contains(r#"href="/?lang=en""#), "the switch");
+    let (_, _, english) = page(app, "/", Some("en-GB,en;q=0.9,nl;q=0.5")).await;
+    assert!(english.contains(r#"<html lang="en">"#));
+    assert!(english.contains("Search"));
+    let (_, _, switched) = page(app, "/?lang=en", Some("nl")).await;
+    assert!(switched.contains(r#"<html lang="en">"#));
+
+    // A search by name finds it, its name as text.
+    let (status, _, results) = page(app, "/zoeken?q=Zonen", None).await;
+    assert_eq!(status, 200);
+    assert!(
+        results.contains(&format!(r#"href="/leverancier/{MAIN}""#)),
+        "{results}"
+    );
+    assert!(results.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Zonen B.V."));
+    assert!(results.contains("Gecertificeerd"));
+    // A KvK number goes straight to the supplier; the subsidiary's too.
+    let (_, url, _) = page(app, &format!("/zoeken?q={SUBSIDIARY}"), None).await;
+    assert_eq!(url, format!("/leverancier/{SUBSIDIARY}"));
+
+    // The supplier's page: standing, level, validity, CB, covered numbers,
+    // the history with the CB's signed requests.
+    let (status, _, supplier) = page(app, &format!("/leverancier/{MAIN}"), None).await;
+    assert_eq!(status, 200);
+    for expected in [
+        "Gecertificeerd",
+        "Trede 1",
+        "15 januari 2026",
+        "14 januari 2028",
+        "kiwa",
+        SUBSIDIARY,
+        "Dochter B.V.",
+        "hoofdaanvrager",
+        "Uitgegeven",
+        "Geschorst",
+        "Schorsing opgeheven",
+        number.as_str(),
+        "eyJ", // a compact JWS, verbatim
+    ] {
+        assert!(
+            supplier.contains(expected),
+            "the supplier page lacks {expected}"
+        );
+    }
+
+    // The term check: yes over spring, no over summer (the suspension, named),
+    // no at a level it never held.
+    let term = |level: &str, from: &str, to: &str| {
+        format!("/leverancier/{MAIN}?trede={level}&van={from}&tot={to}")
+    };
+    let (_, _, yes) = page(app, &term("trede_1", "2026-02-01", "2026-05-31"), None).await;
+    assert!(yes.contains(r#"class="verdict yes""#), "{yes}");
+    assert!(yes.contains("Trede 1 of hoger van 1 februari 2026 t/m 31 mei 2026"));
+    let (_, _, no) = page(app, &term("trede_1", "2026-02-01", "2026-12-31"), None).await;
+    assert!(no.contains(r#"class="verdict no""#));
+    assert!(no.contains("Geschorst op 1 juni 2026."), "{no}");
+    let (_, _, higher) = page(app, &term("trede_2", "2026-02-01", "2026-03-01"), None).await;
+    assert!(higher.contains(r#"class="verdict no""#));
+    assert!(higher.contains("Op 1 februari 2026 geldt Trede 1, lager dan gevraagd."));
+    let (_, _, after) = page(app, &term("trede_1", "2027-06-01", "2028-06-01"), None).await;
+    assert!(after.contains("Verlopen op 15 januari 2028."), "{after}");
+    let (_, _, english) = page(
+        app,
+        &format!("{}&lang=en", term("trede_1", "2026-02-01", "2026-12-31")),
+        None,
+    )
+    .await;
+    assert!(english.contains("Suspended on 1 June 2026."));
+
+    // An unknown number is plainly not certified, and so is every term.
+    let (status, _, unknown) = page(app, "/leverancier/99999999", None).await;
+    assert_eq!(status, 200);
+    assert!(unknown.contains("Niet gecertificeerd"));
+    let (_, _, unknown_term) = page(
+        app,
+        "/leverancier/99999999?trede=aspirant&van=2026-01-01&tot=2026-01-02",
+        None,
+    )
+    .await;
+    assert!(unknown_term.contains(r#"class="verdict no""#));
+
+    // The statement and the stylesheet.
+    let (status, _, statement) = page(app, "/toegankelijkheid", None).await;
+    assert_eq!(status, 200);
+    assert!(statement.contains("WCAG 2.1"));
+    let css = app.get("/assets/style.css").await;
+    assert_eq!(css.status(), 200);
+    assert_eq!(
+        css.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/css; charset=utf-8")
+    );
+}
+
+async fn pages_refuse_plainly_and_escape_everything(app: &TestApp) {
+    // Refusals are pages in the reader's language, not problem documents.
+    let (status, _, bad) = page(app, "/leverancier/1234", None).await;
+    assert_eq!(status, 400);
+    assert!(bad.contains("Een KvK-nummer heeft 8 cijfers."));
+    let (status, _, bad) = page(app, "/zoeken?q=x&trede=trede_9", None).await;
+    assert_eq!(status, 400);
+    assert!(bad.contains("Kies een trede uit de lijst."));
+    let (status, _, bad) = page(app, "/zoeken?q=abc&cursor=not-a-cursor", None).await;
+    assert_eq!(status, 400, "{bad}");
+    // A term the form cannot make is said on the page, the rest still shown.
+    let (status, _, wrong) = page(
+        app,
+        "/leverancier/99999999?trede=trede_1&van=2026-05-01&tot=2026-04-01",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(wrong.contains("De einddatum ligt voor de begindatum."));
+    // What was typed comes back as text.
+    let (status, _, echoed) = page(app, "/zoeken?q=%3Cimg%20src%3Dx%3E", None).await;
+    assert_eq!(status, 200);
+    assert!(echoed.contains(r#"value="&lt;img src=x&gt;""#), "{echoed}");
+    // A one-letter search asks for more, not an error.
+    let (status, _, short) = page(app, "/zoeken?q=a", None).await;
+    assert_eq!(status, 200);
+    assert!(short.contains("Typ minstens twee letters"));
+}
