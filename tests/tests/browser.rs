@@ -1,7 +1,7 @@
 //! The officer's pages in a real browser (Debian's Chromium, headless, over
 //! the DevTools protocol), on both backends: a walk from the landing page —
 //! type a name with the keyboard alone, open the result, run a term check,
-//! print it — with axe-core's WCAG 2.1 A/AA rules on every page type, no
+//! open its signed evidence and print it on one A4 page — with axe-core's WCAG 2.1 A/AA rules on every page type, no
 //! request to anything but the register, no console error, and a screenshot
 //! of each page kept under `target/browser-artefacts/`.
 //!
@@ -134,9 +134,25 @@ async fn walk(app: &TestApp, backend: &str) {
         .await;
     assert_eq!(verdict, "Ja");
     check_page(&mut browser, &axe, &dir, "04-term-yes").await;
+
+    // The evidence of that check: signed, kept, on one A4 page.
+    browser
+        .eval("document.querySelector('section.term form.evidence-form button').click()")
+        .await;
+    browser.and_wait_for_load().await;
+    let path = browser.eval("location.pathname").await;
+    assert!(
+        path.as_str().is_some_and(|p| p.starts_with("/bewijs/PSO-")),
+        "{path}"
+    );
+    let qr_loaded = browser
+        .eval("document.querySelector('.qr img').complete && document.querySelector('.qr img').naturalWidth > 0")
+        .await;
+    assert_eq!(qr_loaded, true, "the QR code shows");
+    check_page(&mut browser, &axe, &dir, "05-evidence").await;
     let pdf = browser.print_pdf().await;
-    std::fs::write(dir.join("04-term-yes.pdf"), &pdf).expect("write pdf");
-    assert!(pdf_pages(&pdf) >= 1, "a PDF with pages");
+    std::fs::write(dir.join("05-evidence.pdf"), &pdf).expect("write pdf");
+    assert_eq!(pdf_pages(&pdf), 1, "the evidence prints on one A4 page");
 
     // A term it does not meet: no, with the reason.
     browser
@@ -146,22 +162,22 @@ async fn walk(app: &TestApp, backend: &str) {
         .eval("document.querySelector('.verdict .big').textContent")
         .await;
     assert_eq!(verdict, "Nee");
-    check_page(&mut browser, &axe, &dir, "05-term-no").await;
+    check_page(&mut browser, &axe, &dir, "06-term-no").await;
 
     // The other page types: English, unknown supplier, nothing found, a
     // refusal, the accessibility statement.
     let mut observed = browser.take_observed();
     for (name, path) in [
-        ("06-supplier-en", "/leverancier/12345678?lang=en"),
-        ("07-unknown", "/leverancier/99999999"),
-        ("08-nothing-found", "/zoeken?q=onbekendbedrijf"),
-        ("09-statement", "/toegankelijkheid"),
-        ("10-refused", "/leverancier/123"),
+        ("07-supplier-en", "/leverancier/12345678?lang=en"),
+        ("08-unknown", "/leverancier/99999999"),
+        ("09-nothing-found", "/zoeken?q=onbekendbedrijf"),
+        ("10-statement", "/toegankelijkheid"),
+        ("11-refused", "/leverancier/123"),
     ] {
         browser.goto(&app.url(path)).await;
         check_page(&mut browser, &axe, &dir, name).await;
         let mut seen = browser.take_observed();
-        if name == "10-refused" {
+        if name == "11-refused" {
             // The browser notes the 400 of the page itself; nothing else.
             seen.errors
                 .retain(|e| !e.contains("the server responded with a status of 400"));

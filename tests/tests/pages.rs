@@ -11,6 +11,7 @@ use serde_json::json;
 on_both_backends!(
     an_officer_finds_a_supplier_and_checks_a_term,
     pages_refuse_plainly_and_escape_everything,
+    evidence_is_signed_kept_and_verified_again,
 );
 
 const MAIN: &str = "12345678";
@@ -41,9 +42,11 @@ async fn page(app: &TestApp, path: &str, accept_language: Option<&str>) -> (u16,
             Some(pso_api::pages::CSP),
             "{path}"
         );
-        // Nothing from elsewhere, no script, no inline style.
+        // Nothing from elsewhere, no script, no inline style (links to the
+        // register itself, as an evidence page's permalink, are fine).
+        let elsewhere = body.replace(&app.address, "");
         for banned in ["<script", "style=", "http://", "https://", "<iframe"] {
-            assert!(!body.contains(banned), "{path} has {banned}");
+            assert!(!elsewhere.contains(banned), "{path} has {banned}");
         }
     }
     (status, url, body)
@@ -212,4 +215,127 @@ async fn pages_refuse_plainly_and_escape_everything(app: &TestApp) {
     let (status, _, short) = page(app, "/zoeken?q=a", None).await;
     assert_eq!(status, 200);
     assert!(short.contains("Typ minstens twee letters"));
+}
+
+/// A form sent as a browser sends it.
+async fn post_form(app: &TestApp, path: &str, body: &'static str) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn evidence_is_signed_kept_and_verified_again(app: &TestApp) {
+    let (kiwa, _) = supplier(app).await;
+    // The officer asks for evidence of a term check: a signed answer, kept,
+    // and its permalink.
+    let made = post_form(
+        app,
+        &format!("/leverancier/{MAIN}/bewijs"),
+        "trede=trede_1&van=2026-02-01&tot=2026-05-31",
+    )
+    .await;
+    assert_eq!(made.status(), 200);
+    let path = made.url().path().to_owned();
+    let reference = path
+        .strip_prefix("/bewijs/")
+        .expect("the permalink")
+        .to_owned();
+    assert!(
+        reference.starts_with("PSO-") && reference.len() == 23,
+        "{reference}"
+    );
+    let (status, _, evidence) = page(app, &path, None).await;
+    assert_eq!(status, 200);
+    for expected in [
+        reference.as_str(),
+        "KvK 12345678",
+        "Gecertificeerd van 1 februari 2026 t/m 31 mei 2026 op Trede 1 of hoger",
+        "<strong>Ja</strong>",
+        "Klopt, met de gepubliceerde sleutel van het register.",
+        "alleen aangevuld",
+        &format!("{}/bewijs/{reference}", app.address),
+        &format!(r#"src="/bewijs/{reference}/qr.svg""#),
+    ] {
+        assert!(evidence.contains(expected), "the evidence lacks {expected}");
+    }
+
+    // The signed answer, downloaded, verifies with another JOSE library and
+    // the published key set; it is what the page shows.
+    let download = app.get(&format!("/bewijs/{reference}/antwoord.jws")).await;
+    assert_eq!(download.status(), 200);
+    assert_eq!(
+        download
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/jose")
+    );
+    let jws = download.text().await.expect("text");
+    assert!(evidence.contains(&jws), "the page shows the answer kept");
+    let key_set: serde_json::Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let key = jwt_simple::prelude::Ed25519PublicKey::from_jwk(&key_set["keys"][0].to_string())
+        .expect("key");
+    let claims = jwt_simple::prelude::EdDSAPublicKeyLike::verify_token::<serde_json::Value>(
+        &key, &jws, None,
+    )
+    .expect("the evidence verifies");
+    assert_eq!(claims.jwt_id.as_deref(), Some(reference.as_str()));
+    assert_eq!(claims.custom["certified"], true);
+    assert_eq!(claims.custom["kvkNumber"], MAIN);
+    assert_eq!(claims.custom["levelMin"], "trede_1");
+
+    // The QR code leads to the permalink.
+    let qr = app.get(&format!("/bewijs/{reference}/qr.svg")).await;
+    assert_eq!(qr.status(), 200);
+    assert_eq!(
+        qr.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("image/svg+xml")
+    );
+    assert!(qr.text().await.expect("text").contains("<svg"));
+
+    // The register goes on; the evidence still verifies, the log only grew.
+    let later = certificate("KIWA-8", "23456789", "trede_2", "2026-03-01");
+    app.issue(&kiwa, later).await;
+    let (_, _, again) = page(app, &path, None).await;
+    assert!(again.contains("alleen aangevuld"), "{again}");
+    assert!(again.contains(&jws));
+
+    // Today's standing as evidence, and in English.
+    let today = post_form(
+        app,
+        &format!("/leverancier/{SUBSIDIARY}/bewijs?lang=en"),
+        "",
+    )
+    .await;
+    assert_eq!(today.status(), 200);
+    assert!(today.url().query().unwrap_or_default().contains("lang=en"));
+    let english = today.text().await.expect("text");
+    assert!(english.contains("Evidence of a PSO check"));
+    assert!(english.contains("Certified on"));
+
+    // Nothing kept under an unknown or malformed reference; a bad form is a page.
+    let (status, _, missing) = page(app, "/bewijs/PSO-0000-0000-0000-0000", None).await;
+    assert_eq!(status, 404);
+    assert!(missing.contains("Niet gevonden"));
+    let (status, _, _) = page(app, "/bewijs/not-a-reference", None).await;
+    assert_eq!(status, 404);
+    let refused = post_form(
+        app,
+        &format!("/leverancier/{MAIN}/bewijs"),
+        "trede=trede_1&van=2026-05-01&tot=2026-04-01",
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.expect("text").contains("einddatum"));
 }

@@ -7,6 +7,7 @@
 //! as the API; a page never answers with a problem document, and the register
 //! being unavailable reads as exactly that, never as "not certified".
 
+mod evidence;
 pub mod lang;
 mod search;
 mod supplier;
@@ -34,6 +35,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/", READ).route(web::get().to(landing)))
         .service(resource("/zoeken", READ).route(web::get().to(search::page)))
         .service(resource("/leverancier/{kvk}", READ).route(web::get().to(supplier::page)))
+        .service(
+            resource("/leverancier/{kvk}/bewijs", "POST, OPTIONS")
+                .route(web::post().to(evidence::make)),
+        )
+        .service(resource("/bewijs/{reference}", READ).route(web::get().to(evidence::page)))
+        .service(resource("/bewijs/{reference}/qr.svg", READ).route(web::get().to(evidence::qr)))
+        .service(
+            resource("/bewijs/{reference}/antwoord.jws", READ)
+                .route(web::get().to(evidence::download)),
+        )
         .service(resource("/toegankelijkheid", READ).route(web::get().to(accessibility)))
         .service(resource("/assets/style.css", READ).route(web::get().to(style)))
         .service(resource("/assets/icon.svg", READ).route(web::get().to(icon)))
@@ -47,6 +58,8 @@ pub enum PageError {
     Unavailable,
     /// The request asks for something that cannot be (the words say what).
     Bad(String),
+    /// Nothing is kept under what was asked for.
+    NotFound,
     /// A fault of the register's own.
     Internal,
 }
@@ -100,6 +113,15 @@ impl PageError {
                 lang.t("Deze vraag kan het register niet lezen", "The register cannot read this question"),
                 why,
             ),
+            PageError::NotFound => (
+                StatusCode::NOT_FOUND,
+                lang.t("Niet gevonden", "Not found"),
+                lang.t(
+                    "Onder dit adres bewaart het register niets. Controleer het kenmerk of het adres.",
+                    "The register keeps nothing at this address. Check the reference or the address.",
+                )
+                .to_owned(),
+            ),
             PageError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 lang.t("Er ging iets mis in het register", "Something went wrong in the register"),
@@ -123,6 +145,23 @@ impl PageError {
         }
         response
     }
+}
+
+/// A page's answer, or the page that says why there is none.
+pub fn or_page(
+    req: &HttpRequest,
+    lang: Lang,
+    answer: Result<HttpResponse, PageError>,
+) -> HttpResponse {
+    answer.unwrap_or_else(|e| e.page(req, lang))
+}
+
+/// A date typed into a form (`YYYY-MM-DD`), within the days the register knows.
+pub fn form_date(s: &str) -> Option<chrono::NaiveDate> {
+    registry_core::time::parse_date(s).filter(|d| {
+        registry_core::time::within_range(registry_core::time::start_of_day(*d))
+            && registry_core::time::within_range(registry_core::time::end_of_day(*d))
+    })
 }
 
 /// An HTML answer with the pages' headers.

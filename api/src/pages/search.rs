@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use registry_core::{KvkNumber, Level, Province, SearchCursor, SearchFilter, SearchStatus};
 
-use super::{Lang, PageError, badge, layout, level_name, link, respond, search_form};
+use super::{Lang, PageError, badge, layout, level_name, link, or_page, respond, search_form};
 use crate::state::AppState;
 
 /// Results per page.
@@ -121,10 +121,7 @@ fn status_label(lang: Lang, s: SearchStatus) -> &'static str {
 /// `GET /zoeken`.
 pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let lang = Lang::of(&req);
-    match answer(&req, lang, &state).await {
-        Ok(response) => response,
-        Err(e) => e.page(&req, lang),
-    }
+    or_page(&req, lang, answer(&req, lang, &state).await)
 }
 
 async fn answer(

@@ -12,7 +12,7 @@ use registry_core::{
     CompanyStatus, Event, EventKind, IntervalEnd, KvkNumber, Level, StatusAnswer, StatusQuery,
 };
 
-use super::{Lang, PageError, badge, layout, level_name, respond};
+use super::{Lang, PageError, badge, form_date, layout, level_name, link, or_page, respond};
 use crate::state::AppState;
 use crate::views::CertificateView;
 
@@ -27,10 +27,7 @@ pub async fn page(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let lang = Lang::of(&req);
-    match answer(&req, lang, &path, &state).await {
-        Ok(response) => response,
-        Err(e) => e.page(&req, lang),
-    }
+    or_page(&req, lang, answer(&req, lang, &path, &state).await)
 }
 
 /// The term check as the form asks it.
@@ -73,17 +70,11 @@ impl TermForm {
     fn term(&self, lang: Lang) -> Result<Term, &'static str> {
         let level =
             Level::parse(&self.level).map_err(|_| lang.t("Kies een trede.", "Choose a level."))?;
-        let date = |s: &str| {
-            registry_core::time::parse_date(s).filter(|d| {
-                registry_core::time::within_range(start_of_day(*d))
-                    && registry_core::time::within_range(end_of_day(*d))
-            })
-        };
-        let from = date(&self.from).ok_or(lang.t(
+        let from = form_date(&self.from).ok_or(lang.t(
             "Vul een begindatum in (jjjj-mm-dd).",
             "Enter a start date (yyyy-mm-dd).",
         ))?;
-        let to = date(&self.to).ok_or(lang.t(
+        let to = form_date(&self.to).ok_or(lang.t(
             "Vul een einddatum in (jjjj-mm-dd).",
             "Enter an end date (yyyy-mm-dd).",
         ))?;
@@ -191,6 +182,9 @@ async fn answer(
                 (badge(lang, standing.status))
                 @if let Some(level) = standing.level { " " span class="level" { (level_name(level)) } }
                 @if standing.pso30plus { " " span class="level" { "PSO 30+" } }
+            }
+            form method="post" action=(link(lang, &format!("/leverancier/{kvk}/bewijs"))) class="evidence-form" {
+                button type="submit" { (lang.t("Ondertekend bewijs van deze stand", "Signed evidence of this standing")) }
             }
             @if let Some(c) = speaking {
                 dl {
@@ -305,7 +299,15 @@ fn term_section(
             @match check {
                 None => {},
                 Some(Err(why)) => p class="note error" role="alert" { (*why) },
-                Some(Ok(c)) => (verdict(lang, c)),
+                Some(Ok(c)) => {
+                    (verdict(lang, c))
+                    form method="post" action=(link(lang, &format!("/leverancier/{kvk}/bewijs"))) class="evidence-form" {
+                        input type="hidden" name="trede" value=(c.term.level.as_str());
+                        input type="hidden" name="van" value=(c.term.from.to_string());
+                        input type="hidden" name="tot" value=(c.term.to.to_string());
+                        button type="submit" { (lang.t("Ondertekend bewijs van deze toets", "Signed evidence of this check")) }
+                    }
+                },
             }
         }
     }

@@ -264,24 +264,44 @@ pub async fn one(
     )
     .map_err(Problem::parameters)?;
     if signed_answer::wanted(&req) {
-        let answer = state.registry.model().company_status_logged(&kvk, &query)?;
-        let (value, (size, root)) = answer.value;
-        let checked_at = instant(registry_core::time::now());
-        let view = StatusView::new(&kvk, &Asked::of(&query), &query, value, &checked_at);
-        let checkpoint = state.checkpoints.note(size, &root);
-        let jws = signed_answer::sign(
-            &state.signing,
-            &view.wire(),
-            &checkpoint,
-            &signed_answer::reference(),
-        )?;
-        return Ok(signed(jws, answer.seq));
+        let signed_status = signed_status(&state, &kvk, &query)?;
+        return Ok(signed(signed_status.jws, signed_status.seq));
     }
     let answer = state.registry.model().company_status(&kvk, &query)?;
     let checked_at = instant(registry_core::time::now());
     let view = StatusView::new(&kvk, &Asked::of(&query), &query, answer.value, &checked_at);
     let tag = view.tag(params.on.is_some());
     http_cache::json(&req, &view.wire(), tag, answer.seq)
+}
+
+/// A signed status answer: the compact JWS, its reference (`jti`) and the
+/// register state it reflects.
+#[derive(Debug)]
+pub struct SignedStatus {
+    pub jws: String,
+    pub reference: String,
+    pub seq: i64,
+}
+
+/// The status answer to `query` about `kvk`, signed: what `Accept:
+/// application/jose` gets, and what the officer's printed evidence carries.
+pub fn signed_status(
+    state: &AppState,
+    kvk: &KvkNumber,
+    query: &StatusQuery,
+) -> Result<SignedStatus, Problem> {
+    let answer = state.registry.model().company_status_logged(kvk, query)?;
+    let (value, (size, root)) = answer.value;
+    let checked_at = instant(registry_core::time::now());
+    let view = StatusView::new(kvk, &Asked::of(query), query, value, &checked_at);
+    let checkpoint = state.checkpoints.note(size, &root);
+    let reference = signed_answer::reference();
+    let jws = signed_answer::sign(&state.signing, &view.wire(), &checkpoint, &reference)?;
+    Ok(SignedStatus {
+        jws,
+        reference,
+        seq: answer.seq,
+    })
 }
 
 /// A signed answer as it goes out: never stored by a cache (each is a check

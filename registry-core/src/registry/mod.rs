@@ -5,6 +5,7 @@
 mod certification_bodies;
 pub(crate) mod details;
 pub(crate) mod event_log;
+pub mod evidence;
 mod lifecycle;
 mod queries;
 mod search;

@@ -163,6 +163,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    evidence (reference) {
+        reference -> Text,
+        kvk_number -> Text,
+        signed_answer -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(certificates -> certification_bodies (cb_id));
 diesel::joinable!(cb_keys -> certification_bodies (cb_id));
 diesel::joinable!(periods -> certificates (certificate_id));
@@ -184,4 +193,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     log_hashes,
     log_head,
     log_checkpoints,
+    evidence,
 );
