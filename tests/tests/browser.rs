@@ -166,18 +166,34 @@ async fn walk(app: &TestApp, backend: &str) {
 
     // The other page types: English, unknown supplier, nothing found, a
     // refusal, the accessibility statement.
+    // The bulk check: a pasted list, its table.
+    browser.goto(&app.url("/bulkcontrole")).await;
+    check_page(&mut browser, &axe, &dir, "07-bulk").await;
+    browser
+        .eval(
+            "document.getElementById('kvk').value = '12345678\\n87654321\\n99999999\\n1234';\
+             document.querySelector('main form button').click()",
+        )
+        .await;
+    browser.and_wait_for_load().await;
+    let rows = browser
+        .eval("document.querySelectorAll('table.bulk tbody tr').length")
+        .await;
+    assert_eq!(rows, 4);
+    check_page(&mut browser, &axe, &dir, "08-bulk-result").await;
+
     let mut observed = browser.take_observed();
     for (name, path) in [
-        ("07-supplier-en", "/leverancier/12345678?lang=en"),
-        ("08-unknown", "/leverancier/99999999"),
-        ("09-nothing-found", "/zoeken?q=onbekendbedrijf"),
-        ("10-statement", "/toegankelijkheid"),
-        ("11-refused", "/leverancier/123"),
+        ("09-supplier-en", "/leverancier/12345678?lang=en"),
+        ("10-unknown", "/leverancier/99999999"),
+        ("11-nothing-found", "/zoeken?q=onbekendbedrijf"),
+        ("12-statement", "/toegankelijkheid"),
+        ("13-refused", "/leverancier/123"),
     ] {
         browser.goto(&app.url(path)).await;
         check_page(&mut browser, &axe, &dir, name).await;
         let mut seen = browser.take_observed();
-        if name == "11-refused" {
+        if name == "13-refused" {
             // The browser notes the 400 of the page itself; nothing else.
             seen.errors
                 .retain(|e| !e.contains("the server responded with a status of 400"));

@@ -12,6 +12,7 @@ on_both_backends!(
     an_officer_finds_a_supplier_and_checks_a_term,
     pages_refuse_plainly_and_escape_everything,
     evidence_is_signed_kept_and_verified_again,
+    a_list_is_checked_at_once_and_downloads_as_csv,
 );
 
 const MAIN: &str = "12345678";
@@ -218,11 +219,11 @@ async fn pages_refuse_plainly_and_escape_everything(app: &TestApp) {
 }
 
 /// A form sent as a browser sends it.
-async fn post_form(app: &TestApp, path: &str, body: &'static str) -> reqwest::Response {
+async fn post_form(app: &TestApp, path: &str, body: impl Into<String>) -> reqwest::Response {
     app.client
         .post(app.url(path))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
+        .body(body.into())
         .send()
         .await
         .expect("request")
@@ -338,4 +339,95 @@ async fn evidence_is_signed_kept_and_verified_again(app: &TestApp) {
     .await;
     assert_eq!(refused.status(), 400);
     assert!(refused.text().await.expect("text").contains("einddatum"));
+}
+
+async fn a_list_is_checked_at_once_and_downloads_as_csv(app: &TestApp) {
+    supplier(app).await;
+    let (status, _, form) = page(app, "/bulkcontrole", None).await;
+    assert_eq!(status, 200);
+    assert!(form.contains(r#"enctype="multipart/form-data""#));
+
+    // Pasted and uploaded together, as a browser sends the form.
+    let boundary = "pso-boundary-7";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"kvk\"\r\n\r\n{MAIN}\n{SUBSIDIARY}\n99999999\n1234\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"bestand\"; filename=\"inschrijvers.csv\"\r\nContent-Type: text/csv\r\n\r\n\u{feff}kvk_nummer;naam\r\n{MAIN};\"Bedrijf\"\r\n\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"op\"\r\n\r\n2026-03-01\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"trede\"\r\n\r\n\r\n\
+         --{boundary}--\r\n"
+    );
+    let response = app
+        .client
+        .post(app.url("/bulkcontrole"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let table = response.text().await.expect("text");
+    assert!(
+        table.contains("3 van de 5 gecertificeerd op 1 maart 2026."),
+        "{table}"
+    );
+    assert!(table.contains("Geen geldig KvK-nummer (8 cijfers)"));
+    assert!(table.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Zonen B.V."));
+
+    // The CSV: a BOM, Dutch column names, one row per number in order.
+    let csv = post_form(
+        app,
+        "/bulkcontrole.csv",
+        "kvk=12345678%0A99999999%0Aabc1&op=2026-03-01&trede=trede_1",
+    )
+    .await;
+    assert_eq!(csv.status(), 200);
+    assert_eq!(
+        csv.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/csv; charset=utf-8")
+    );
+    let text = csv.text().await.expect("text");
+    let lines: Vec<&str> = text.trim_end().split("\r\n").collect();
+    assert!(lines[0].starts_with("\u{feff}kvk_nummer;naam;gecertificeerd;status;trede"));
+    assert_eq!(lines.len(), 4, "{text}");
+    let first: Vec<&str> = lines[1].split(';').collect();
+    assert_eq!(
+        &first[..5],
+        [
+            MAIN,
+            "<script>alert(1)</script> & Zonen B.V.",
+            "ja",
+            "active",
+            "trede_1"
+        ]
+    );
+    assert!(lines[2].starts_with("99999999;;nee;not_certified;"));
+    assert!(lines[3].starts_with("abc1;;nee;ongeldig_kvk_nummer;"));
+
+    // A thousand numbers round trip; a thousand and one are refused.
+    let numbers: Vec<String> = (0..1000)
+        .map(|i| format!("{:08}", 10_000_000 + i))
+        .collect();
+    let list = numbers.join("%0A");
+    let big = post_form(app, "/bulkcontrole.csv", format!("kvk={list}")).await;
+    assert_eq!(big.status(), 200);
+    let text = big.text().await.expect("text");
+    let rows: Vec<&str> = text.trim_end().split("\r\n").skip(1).collect();
+    assert_eq!(rows.len(), 1000);
+    for (row, number) in rows.iter().zip(&numbers) {
+        assert!(row.starts_with(&format!("{number};")), "{row}");
+    }
+    let too_many = post_form(app, "/bulkcontrole.csv", format!("kvk={list}%0A12345678")).await;
+    assert_eq!(too_many.status(), 400);
+    assert!(
+        too_many
+            .text()
+            .await
+            .expect("text")
+            .contains("Ten hoogste 1.000 nummers")
+    );
 }

@@ -7,6 +7,7 @@
 //! as the API; a page never answers with a problem document, and the register
 //! being unavailable reads as exactly that, never as "not certified".
 
+mod bulk;
 mod evidence;
 pub mod lang;
 mod search;
@@ -45,6 +46,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             resource("/bewijs/{reference}/antwoord.jws", READ)
                 .route(web::get().to(evidence::download)),
         )
+        .service(
+            resource("/bulkcontrole", "GET, HEAD, POST, OPTIONS")
+                .route(web::get().to(bulk::page))
+                .route(web::post().to(bulk::check)),
+        )
+        .service(resource("/bulkcontrole.csv", "POST, OPTIONS").route(web::post().to(bulk::csv)))
         .service(resource("/toegankelijkheid", READ).route(web::get().to(accessibility)))
         .service(resource("/assets/style.css", READ).route(web::get().to(style)))
         .service(resource("/assets/icon.svg", READ).route(web::get().to(icon)))
@@ -295,6 +302,9 @@ async fn landing(req: HttpRequest) -> HttpResponse {
             ))
         }
         (search_form(lang, ""))
+        p {
+            a href=(link(lang, "/bulkcontrole")) { (lang.t("Een hele lijst leveranciers tegelijk controleren", "Check a whole list of suppliers at once")) }
+        }
     };
     respond(StatusCode::OK, layout(&req, lang, title, body))
 }

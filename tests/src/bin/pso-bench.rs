@@ -7,7 +7,8 @@
 //!   [--database URL --companies N]`: seeds each backend at each
 //!   scale with `pso-registry seed`, starts `pso-registry serve` (timing its
 //!   start-up and reading its memory), loads status (existing and unknown KvK
-//!   numbers), batches of 1,000, company detail, search, feed paging (with
+//!   numbers), batches of 1,000, company detail, the officer's supplier page
+//!   (one client), search, feed paging (with
 //!   `wrk`, 64 connections), the peer's six name searches next to Datasette
 //!   serving a copy of the SQLite file with FTS5 (installed into
 //!   `target/bench-venv` from the Python package registry), status while 8
@@ -708,6 +709,12 @@ async fn run(args: &[String]) {
                     .map(|_| format!("/v1/companies/{}", kvk_of(rng.random_range(0..companies))))
                     .collect(),
             );
+            let supplier_paths = write_lines(
+                "supplier.txt",
+                (0..20_000)
+                    .map(|_| format!("/leverancier/{}", kvk_of(rng.random_range(0..companies))))
+                    .collect(),
+            );
             let batch_bodies = write_lines(
                 "batch.txt",
                 (0..20)
@@ -804,6 +811,13 @@ async fn run(args: &[String]) {
             rows.push(Row::plain(
                 "company detail",
                 load("detail", lua_get(&detail_paths), connections, seconds),
+            ));
+            let supplier = load("supplier", lua_get(&supplier_paths), 1, seconds);
+            rows.push(Row::held(
+                "supplier page (the officer's HTML, with its certificates' history), one client",
+                supplier.clone(),
+                "p95 ≤ 10 ms (at 100k)".into(),
+                supplier.p95 <= 10.0,
             ));
             rows.push(Row::plain(
                 "search (12 queries, typos, filters)",
