@@ -376,6 +376,25 @@ async fn a_list_is_checked_at_once_and_downloads_as_csv(app: &TestApp) {
     assert!(table.contains("Geen geldig KvK-nummer (8 cijfers)"));
     assert!(table.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Zonen B.V."));
 
+    // A form of endless parts is cut off, not read to its end.
+    let parts: String = (0..20)
+        .map(|i| {
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"x{i}\"\r\n\r\n\r\n")
+        })
+        .collect();
+    let flood = app
+        .client
+        .post(app.url("/bulkcontrole"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(format!("{parts}--{boundary}--\r\n"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(flood.status(), 400);
+
     // The CSV: a BOM, Dutch column names, one row per number in order.
     let csv = post_form(
         app,

@@ -20,6 +20,8 @@ use crate::state::AppState;
 pub const MAX_NUMBERS: usize = 1000;
 /// The most bytes a list may take, pasted and uploaded together.
 const MAX_BYTES: usize = 64 * 1024;
+/// The most parts a form may send (it has four).
+const MAX_FIELDS: usize = 16;
 
 /// The question of a bulk check.
 #[derive(Debug, Default)]
@@ -222,7 +224,12 @@ async fn read_form(lang: Lang, mut payload: Multipart) -> Result<Asked, PageErro
     };
     let mut asked = Asked::default();
     let mut total = 0usize;
+    let mut fields = 0usize;
     while let Some(field) = payload.next().await {
+        fields += 1;
+        if fields > MAX_FIELDS {
+            return Err(unreadable());
+        }
         let mut field = field.map_err(|_| unreadable())?;
         let name = field.name().unwrap_or_default().to_owned();
         let mut bytes = Vec::new();
