@@ -358,8 +358,15 @@ pub fn pdf_pages(pdf: &[u8]) -> usize {
 }
 
 /// axe-core, installed from the npm registry under `target/browser-tools` by
-/// the test set-up (pinned; nothing of it is in the repository).
+/// the test set-up (pinned; nothing of it is in the repository), once per
+/// test process: the walks on both backends run at once and must not install
+/// it over each other.
 pub fn axe_source() -> String {
+    static AXE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    AXE.get_or_init(install_axe).clone()
+}
+
+fn install_axe() -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let tools = root.join("target/browser-tools");
     let script = tools.join("node_modules/axe-core/axe.min.js");
