@@ -197,6 +197,10 @@ async fn pages_refuse_plainly_and_escape_everything(app: &TestApp) {
     let (status, _, bad) = page(app, "/zoeken?q=x&trede=trede_9", None).await;
     assert_eq!(status, 400);
     assert!(bad.contains("Kies een trede uit de lijst."));
+    // A sector as the API's `sbi`: 2 to 5 digits.
+    let (status, _, bad) = page(app, "/zoeken?q=abc&sector=4", None).await;
+    assert_eq!(status, 400);
+    assert!(bad.contains("2 tot 5 cijfers"));
     let (status, _, bad) = page(app, "/zoeken?q=abc&cursor=not-a-cursor", None).await;
     assert_eq!(status, 400, "{bad}");
     // A term the form cannot make is said on the page, the rest still shown.

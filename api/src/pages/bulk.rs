@@ -13,7 +13,9 @@ use maud::{Markup, html};
 use registry_core::time::start_of_day;
 use registry_core::{Company, KvkNumber, Level, StatusAnswer, StatusQuery};
 
-use super::{Lang, PageError, badge, form_date, layout, level_name, link, or_page, respond};
+use super::{
+    Lang, PageError, badge, form_date, last_day, layout, level_name, link, or_page, respond,
+};
 use crate::state::AppState;
 
 /// The most numbers one check takes (as the API's batch).
@@ -36,6 +38,16 @@ struct Asked {
 enum Entry {
     Kvk(KvkNumber),
     Invalid(String),
+}
+
+impl Entry {
+    /// The entry as it was sent.
+    fn as_str(&self) -> &str {
+        match self {
+            Entry::Kvk(k) => k.as_str(),
+            Entry::Invalid(s) => s,
+        }
+    }
 }
 
 impl Asked {
@@ -263,10 +275,7 @@ async fn checked(
     let numbers: String = asked
         .entries
         .iter()
-        .map(|e| match e {
-            Entry::Kvk(k) => k.as_str().to_owned(),
-            Entry::Invalid(s) => s.clone(),
-        })
+        .map(Entry::as_str)
         .collect::<Vec<_>>()
         .join("\n");
     let day = asked
@@ -283,7 +292,7 @@ async fn checked(
         }
         form method="post" action=(link(lang, "/bulkcontrole.csv")) {
             input type="hidden" name="kvk" value=(numbers);
-            input type="hidden" name="op" value=(day.to_string());
+            @if let Some(on) = asked.on { input type="hidden" name="op" value=(on.to_string()); }
             @if let Some(l) = asked.level { input type="hidden" name="trede" value=(l.as_str()); }
             button type="submit" { (lang.t("Download als CSV", "Download as CSV")) }
         }
@@ -310,7 +319,7 @@ async fn checked(
                                 td { @if let Some(u) = a.valid_until { (lang.date(last_day(u))) } }
                             },
                             (entry, _) => {
-                                td { (match entry { Entry::Kvk(k) => k.as_str().to_owned(), Entry::Invalid(s) => s.clone() }) }
+                                td { (entry.as_str()) }
                                 td colspan="5" { (lang.t("Geen geldig KvK-nummer (8 cijfers)", "Not a valid KvK number (8 digits)")) }
                             },
                         }
@@ -321,10 +330,6 @@ async fn checked(
         p { a href=(link(lang, "/bulkcontrole")) { (lang.t("Nog een lijst controleren", "Check another list")) } }
     };
     Ok(respond(StatusCode::OK, layout(req, lang, title, body)))
-}
-
-fn last_day(until: NaiveDate) -> NaiveDate {
-    until.pred_opt().unwrap_or(until)
 }
 
 /// `POST /bulkcontrole.csv` (form: `kvk`, `op`, `trede`): the same check as CSV.
@@ -382,10 +387,7 @@ fn csv_answer(lang: Lang, body: &[u8], state: &AppState) -> Result<HttpResponse,
                     .unwrap_or_default(),
             ],
             (entry, _) => vec![
-                match entry {
-                    Entry::Kvk(k) => k.as_str().to_owned(),
-                    Entry::Invalid(s) => s.clone(),
-                },
+                entry.as_str().to_owned(),
                 String::new(),
                 "nee".to_owned(),
                 "ongeldig_kvk_nummer".to_owned(),

@@ -249,6 +249,11 @@ pub fn layout(req: &HttpRequest, lang: Lang, title: &str, body: Markup) -> Marku
     }
 }
 
+/// The last day of a period that ends (exclusively) at the start of `until`.
+pub fn last_day(until: chrono::NaiveDate) -> chrono::NaiveDate {
+    until.pred_opt().unwrap_or(until)
+}
+
 /// A level the way the scheme names it.
 pub fn level_name(level: Level) -> &'static str {
     match level {

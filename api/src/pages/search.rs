@@ -54,10 +54,11 @@ impl Asked {
                     })?)
                 }
                 "sector" => {
-                    if v.len() > 5 || !v.bytes().all(|b| b.is_ascii_digit()) {
+                    // As the API's `sbi` (SBI_PREFIX): 2 to 5 digits.
+                    if !(2..=5).contains(&v.len()) || !v.bytes().all(|b| b.is_ascii_digit()) {
                         return Err(bad(
-                            "Een sector is een SBI-code of het begin ervan: 1 tot 5 cijfers.",
-                            "A sector is an SBI code or its first digits: 1 to 5 digits.",
+                            "Een sector is een SBI-code of het begin ervan: 2 tot 5 cijfers.",
+                            "A sector is an SBI code or its first digits: 2 to 5 digits.",
                         ));
                     }
                     asked.sbi = v.to_owned();
@@ -239,7 +240,7 @@ fn filters(lang: Lang, asked: &Asked) -> Markup {
                 }
                 div class="field" {
                     label for="sector" { (lang.t("Sector (SBI-code of het begin ervan)", "Sector (SBI code or its first digits)")) }
-                    input id="sector" name="sector" type="text" inputmode="numeric" pattern="[0-9]{1,5}" value=(asked.sbi) maxlength="5";
+                    input id="sector" name="sector" type="text" inputmode="numeric" pattern="[0-9]{2,5}" value=(asked.sbi) maxlength="5";
                 }
                 div class="field" {
                     label for="trede" { (lang.t("Ten minste trede", "At least level")) }

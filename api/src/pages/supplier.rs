@@ -5,14 +5,16 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use maud::{Markup, html};
 use registry_core::time::{end_of_day, start_of_day};
 use registry_core::{
     CompanyStatus, Event, EventKind, IntervalEnd, KvkNumber, Level, StatusAnswer, StatusQuery,
 };
 
-use super::{Lang, PageError, badge, form_date, layout, level_name, link, or_page, respond};
+use super::{
+    Lang, PageError, badge, form_date, last_day, layout, level_name, link, or_page, respond,
+};
 use crate::state::AppState;
 use crate::views::CertificateView;
 
@@ -206,11 +208,6 @@ async fn answer(
         }
     };
     Ok(respond(StatusCode::OK, layout(req, lang, &title, body)))
-}
-
-/// The last day of a period that ends (exclusively) at the start of `until`.
-fn last_day(until: NaiveDate) -> NaiveDate {
-    until.checked_sub_days(Days::new(1)).unwrap_or(until)
 }
 
 /// The answer to a term check, with the reason.
