@@ -42,6 +42,21 @@ impl fmt::Debug for AdminToken {
     }
 }
 
+/// How webhooks are delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookOptions {
+    /// The wait before the first retry; each later one waits twice as long
+    /// (with jitter), up to `max_retry`.
+    pub first_retry: Duration,
+    pub max_retry: Duration,
+    /// A subscription failing this long is disabled.
+    pub disable_after: Duration,
+    /// A receiver has this long to answer.
+    pub timeout: Duration,
+    /// Deliveries in flight at once, per process.
+    pub concurrency: usize,
+}
+
 /// Everything the server needs to know from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -86,6 +101,13 @@ pub struct Config {
     /// `REGISTRY_CHECKPOINT_EVENTS`: … and whenever this many entries were
     /// added since the last one.
     pub checkpoint_events: u64,
+    /// What the register calls (key sets, webhooks) may lead to.
+    pub outbound: crate::outbound::Guard,
+    /// Webhook deliveries: how they are retried and when a subscription is
+    /// given up.
+    pub webhooks: WebhookOptions,
+    /// Rate limits per client key and per address.
+    pub limits: crate::rate_limit::Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +152,16 @@ impl Config {
                             range.end()
                         ),
                     }),
+            }
+        };
+        let flag = |variable: &'static str| -> Result<bool, ConfigError> {
+            match get(variable).as_deref().map(str::trim) {
+                None | Some("0" | "false" | "no") => Ok(false),
+                Some("1" | "true" | "yes") => Ok(true),
+                Some(other) => Err(ConfigError::Invalid {
+                    variable,
+                    reason: format!("must be 1 or 0 (true or false), got {other:?}"),
+                }),
             }
         };
         let pool = PoolOptions {
@@ -183,6 +215,39 @@ impl Config {
                 1..=86_400,
             )?),
             checkpoint_events: number("REGISTRY_CHECKPOINT_EVENTS", 1000, 1..=10_000_000)?,
+            outbound: crate::outbound::Guard {
+                allow_loopback: flag("REGISTRY_ALLOW_LOOPBACK_TARGETS")?,
+            },
+            webhooks: WebhookOptions {
+                first_retry: Duration::from_millis(number(
+                    "REGISTRY_WEBHOOK_FIRST_RETRY_MS",
+                    5_000,
+                    10..=3_600_000,
+                )?),
+                max_retry: Duration::from_secs(number(
+                    "REGISTRY_WEBHOOK_MAX_RETRY_SECS",
+                    3_600,
+                    1..=86_400,
+                )?),
+                disable_after: Duration::from_secs(number(
+                    "REGISTRY_WEBHOOK_DISABLE_AFTER_SECS",
+                    3 * 86_400,
+                    1..=30 * 86_400,
+                )?),
+                timeout: Duration::from_secs(number("REGISTRY_WEBHOOK_TIMEOUT_SECS", 10, 1..=10)?),
+                concurrency: number("REGISTRY_WEBHOOK_CONCURRENCY", 4, 1..=64)? as usize,
+            },
+            limits: crate::rate_limit::Limits {
+                anonymous_cheap: number("REGISTRY_RATE_ANON_STATUS", 600, 1..=1_000_000_000)?
+                    as u32,
+                anonymous_costly: number("REGISTRY_RATE_ANON_SEARCH", 120, 1..=1_000_000_000)?
+                    as u32,
+                client_cheap: number("REGISTRY_RATE_CLIENT_STATUS", 6_000, 1..=1_000_000_000)?
+                    as u32,
+                client_costly: number("REGISTRY_RATE_CLIENT_SEARCH", 1_200, 1..=1_000_000_000)?
+                    as u32,
+                window: Duration::from_secs(number("REGISTRY_RATE_WINDOW_SECS", 60, 1..=3_600)?),
+            },
             log_filter: get("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.into()),
             log_json: match get("LOG_FORMAT").as_deref() {
                 None | Some("text") => false,

@@ -55,11 +55,11 @@ pub fn query<T: QueryContract>(raw: &str) -> Result<T, Problem> {
     })
 }
 
-/// A JSON body read as `T`, checked against `T`'s schema.
+/// A JSON body read as `T`, checked against `T`'s schema; at most `LIMIT` bytes.
 #[derive(Debug)]
-pub struct Json<T>(pub T);
+pub struct Json<T, const LIMIT: usize = MAX_JSON_BODY>(pub T);
 
-impl<T: BodyContract> FromRequest for Json<T> {
+impl<T: BodyContract, const LIMIT: usize> FromRequest for Json<T, LIMIT> {
     type Error = Problem;
     type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
 
@@ -67,7 +67,7 @@ impl<T: BodyContract> FromRequest for Json<T> {
         let req = req.clone();
         let payload = payload.take();
         Box::pin(async move {
-            let bytes = read_body(&req, payload, "application/json", MAX_JSON_BODY).await?;
+            let bytes = read_body(&req, payload, "application/json", LIMIT).await?;
             let value = json_value(&bytes).map_err(|e| {
                 Problem::new(
                     ProblemType::MalformedBody,

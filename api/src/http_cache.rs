@@ -50,7 +50,7 @@ pub fn etag_of(basis: &[u8], seq: Option<&[u8]>) -> String {
 }
 
 /// Whether `If-None-Match` names `etag` (or is `*`), compared weakly.
-fn matches(req: &HttpRequest, etag: &str) -> bool {
+pub fn matches(req: &HttpRequest, etag: &str) -> bool {
     let etag = etag.trim_start_matches("W/");
     req.headers()
         .get_all(header::IF_NONE_MATCH)

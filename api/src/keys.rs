@@ -334,21 +334,10 @@ pub fn parse_jwks(
     }
 }
 
-/// Checks a `jwks_uri`: `https`, or plain `http` only to a loopback address (for
-/// tests and local use).
-pub fn check_jwks_uri(uri: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(uri).map_err(|e| format!("is not a URL: {e}"))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        _ => Err("must be an https URL (plain http only to a loopback address)".into()),
-    }
+/// Checks a `jwks_uri` by the register's rule for the URLs it calls
+/// ([`crate::outbound::Guard`]).
+pub fn check_jwks_uri(uri: &str, guard: &crate::outbound::Guard) -> Result<reqwest::Url, String> {
+    guard.check(uri)
 }
 
 /// The most a key set response may weigh.
@@ -378,6 +367,7 @@ const UNREACHABLE: &str =
 #[derive(Debug)]
 pub struct KeyStore {
     http: reqwest::Client,
+    guard: crate::outbound::Guard,
     fetched: Mutex<HashMap<(CbId, String), Slot>>,
     /// An unknown `kid` triggers a fetch at most this often per CB, so random
     /// `kid`s cannot make the register hammer a CB.
@@ -385,15 +375,14 @@ pub struct KeyStore {
 }
 
 impl KeyStore {
-    pub fn new(min_refetch_interval: Duration) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(3))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("pso-registry/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+    pub fn new(
+        min_refetch_interval: Duration,
+        guard: crate::outbound::Guard,
+    ) -> Result<Self, reqwest::Error> {
+        let http = guard.client(Duration::from_secs(5))?;
         Ok(Self {
             http,
+            guard,
             fetched: Mutex::new(HashMap::new()),
             min_refetch_interval,
         })
@@ -424,7 +413,7 @@ impl KeyStore {
     /// checked like an inline set. A set that cannot be had is one message,
     /// whatever the cause; a set that was had names its faulty keys.
     pub async fn fetch(&self, uri: &str) -> Result<Vec<PublicKey>, String> {
-        let url = check_jwks_uri(uri)?;
+        let url = check_jwks_uri(uri, &self.guard)?;
         let body = self.download(url).await.map_err(|cause| {
             tracing::warn!(%uri, %cause, "a key set cannot be fetched");
             UNREACHABLE.to_owned()
@@ -672,11 +661,15 @@ mod tests {
 
     #[test]
     fn jwks_uris_are_https_or_loopback_http() {
-        assert!(check_jwks_uri("https://cb.example/jwks.json").is_ok());
-        assert!(check_jwks_uri("http://127.0.0.1:8000/jwks.json").is_ok());
-        assert!(check_jwks_uri("http://localhost/jwks.json").is_ok());
-        assert!(check_jwks_uri("http://cb.example/jwks.json").is_err());
-        assert!(check_jwks_uri("file:///etc/passwd").is_err());
-        assert!(check_jwks_uri("not a url").is_err());
+        let local = crate::outbound::Guard {
+            allow_loopback: true,
+        };
+        assert!(check_jwks_uri("https://cb.example/jwks.json", &local).is_ok());
+        assert!(check_jwks_uri("http://127.0.0.1:8000/jwks.json", &local).is_ok());
+        assert!(check_jwks_uri("http://localhost/jwks.json", &local).is_ok());
+        assert!(check_jwks_uri("http://cb.example/jwks.json", &local).is_err());
+        assert!(check_jwks_uri("file:///etc/passwd", &local).is_err());
+        assert!(check_jwks_uri("not a url", &local).is_err());
+        assert!(check_jwks_uri("https://169.254.169.254/jwks.json", &local).is_err());
     }
 }

@@ -3,19 +3,23 @@
 
 pub mod cb_tool;
 pub mod checkpoints;
+pub mod clients;
 pub mod config;
 pub mod contract;
+pub mod csv;
 pub mod expiry;
 pub mod extract;
 pub mod http_cache;
 pub mod keys;
 pub mod metrics;
 pub mod openapi;
+pub mod outbound;
 pub mod pages;
 pub mod paging;
 pub mod panics;
 pub mod payload;
 pub mod problem;
+pub mod rate_limit;
 pub mod routes;
 pub mod schema;
 pub mod seed;
@@ -28,3 +32,4 @@ pub mod telemetry;
 pub mod transport;
 pub mod verify;
 pub mod views;
+pub mod webhooks;

@@ -24,7 +24,7 @@ use crate::routes;
 
 /// The contract's version (semver): `info.version`, and the `API-Version` header
 /// of every answer. See `openapi/CHANGELOG.md`.
-pub const CONTRACT_VERSION: &str = "1.3.0";
+pub const CONTRACT_VERSION: &str = "1.4.0";
 
 /// The base path of version 1 of the contract (ADR `/core/uri-version`).
 pub const BASE_PATH: &str = "/v1";
@@ -105,12 +105,23 @@ const INVALID: Declared = (
     &[P::ValidationFailed],
 );
 
+const BAD_KEY: Declared = (
+    401,
+    "An API client's key that is not valid (unknown, malformed or revoked); a public read needs none.",
+    &[P::Unauthorized],
+);
+const LIMITED: Declared = (
+    429,
+    "Past the rate limit (`RateLimit-Policy`, `RateLimit`); `Retry-After` says when to try again.",
+    &[P::TooManyRequests],
+);
+
 /// The problems of a public read that is never `404` (a search, a status, the feed).
 #[derive(Debug)]
 pub struct ReadProblems;
 impl utoipa::IntoResponses for ReadProblems {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        problems(&[PARAMETER, INTERNAL, UNAVAILABLE])
+        problems(&[PARAMETER, BAD_KEY, LIMITED, INTERNAL, UNAVAILABLE])
     }
 }
 
@@ -119,7 +130,45 @@ impl utoipa::IntoResponses for ReadProblems {
 pub struct ResourceProblems;
 impl utoipa::IntoResponses for ResourceProblems {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        problems(&[PARAMETER, NOT_FOUND, INTERNAL, UNAVAILABLE])
+        problems(&[
+            PARAMETER,
+            BAD_KEY,
+            NOT_FOUND,
+            LIMITED,
+            INTERNAL,
+            UNAVAILABLE,
+        ])
+    }
+}
+
+/// The problems of an API client's own resources (subscriptions).
+#[derive(Debug)]
+pub struct ClientProblems;
+impl utoipa::IntoResponses for ClientProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        problems(&[
+            (
+                400,
+                "A malformed parameter, or a body that is not JSON.",
+                &[P::InvalidParameter, P::MalformedBody],
+            ),
+            (
+                401,
+                "No API client's key, or one that is not valid.",
+                &[P::Unauthorized],
+            ),
+            (
+                404,
+                "No such subscription of this client's.",
+                &[P::NotFound],
+            ),
+            TOO_LARGE,
+            MEDIA,
+            INVALID,
+            LIMITED,
+            INTERNAL,
+            UNAVAILABLE,
+        ])
     }
 }
 
@@ -129,7 +178,8 @@ pub struct BatchProblems;
 impl utoipa::IntoResponses for BatchProblems {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         problems(&[
-            (400, "The body is not JSON.", &[P::MalformedBody]),
+            (400, "The body is not JSON (or CSV).", &[P::MalformedBody]),
+            BAD_KEY,
             TOO_LARGE,
             MEDIA,
             (
@@ -137,6 +187,7 @@ impl utoipa::IntoResponses for BatchProblems {
                 "A malformed KvK number, date or level, `until` not after `on`, or more than 1,000 numbers, each named in `errors`.",
                 &[P::ValidationFailed],
             ),
+            LIMITED,
             INTERNAL,
             UNAVAILABLE,
         ])
@@ -270,6 +321,18 @@ impl Modify for Catalogue {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "apiClient",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API client's key (`pso_…`), issued by the scheme owner. Public reads need none; with one, \
+                         they count against the client's (higher) rate limits.",
+                    ))
+                    .build(),
+            ),
+        );
         for (name, schema) in crate::schema::components() {
             components.schemas.insert(name, schema);
         }
@@ -292,7 +355,7 @@ impl Modify for Catalogue {
 #[openapi(
     info(
         title = "PSO register",
-        version = "1.3.0",
+        version = "1.4.0",
         description = "The public register of the Prestatieladder Socialer Ondernemen (PSO): whether a company is \
             certified, at which level, on a date or over a whole contract term; search; the change feed; and the \
             signed writes of accredited certification bodies. The guide beside this document (`openapi/README.md`) \
@@ -339,6 +402,8 @@ impl Modify for Catalogue {
         routes::certification_bodies::list,
         routes::certification_bodies::get,
         routes::events::feed,
+        routes::export::certificates,
+        routes::export::companies,
         routes::log::checkpoint,
         routes::log::verifier_key,
         routes::log::entry,
@@ -347,6 +412,16 @@ impl Modify for Catalogue {
         routes::admin::accredit,
         routes::admin::change,
         routes::admin::revoke,
+        routes::admin::create_client,
+        routes::admin::clients,
+        routes::admin::revoke_client,
+        routes::subscriptions::create,
+        routes::subscriptions::list,
+        routes::subscriptions::get,
+        routes::subscriptions::change,
+        routes::subscriptions::delete,
+        routes::subscriptions::deliveries,
+        routes::subscriptions::replay,
         routes::health::healthz,
         routes::health::readyz,
         routes::health::metrics,
@@ -366,6 +441,8 @@ impl Modify for Catalogue {
         (name = "certification-bodies", description = "Who may write, and the keys that verify what they wrote."),
         (name = "feed", description = "Every change, in order."),
         (name = "log", description = "The transparency log: every event a leaf of an RFC 6962 Merkle tree, signed checkpoints (C2SP), inclusion and consistency proofs; the tree as C2SP tiles under `/log/tile/`."),
+        (name = "export", description = "The whole register, as of one `seq`, as CSV or JSON Lines, under CC0 1.0."),
+        (name = "subscriptions", description = "For API clients (tender platforms): webhooks signed per Standard Webhooks for a watchlist of KvK numbers or every change, delivered at least once, in `seq` order, each message under an id that stays the same across retries."),
         (name = "admin", description = "The scheme owner."),
         (name = "operations", description = "Health, readiness, metrics."),
     )
@@ -432,6 +509,14 @@ fn add_headers(document: &mut Value) {
         "The register state this answer reflects: the `seq` of the last event (see `/events`) applied to the register the answer was read from. Part of the `ETag`.",
         json!({"type": "string", "pattern": "^[0-9]{1,19}$", "maxLength": 19, "examples": ["1042"]}),
     );
+    let rate_policy = header(
+        "The rate limit this request counts against (IETF httpapi-ratelimit-headers): its name (`read` or `search`), quota `q` and window `w` in seconds.",
+        json!({"type": "string", "maxLength": 64, "examples": ["\"read\";q=600;w=60"]}),
+    );
+    let rate_now = header(
+        "Where the caller stands: requests `r` left, and `t` seconds until the quota is whole again.",
+        json!({"type": "string", "maxLength": 64, "examples": ["\"read\";r=599;t=1"]}),
+    );
     let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
@@ -450,6 +535,12 @@ fn add_headers(document: &mut Value) {
                 &format!("{BASE_PATH}{path}"),
                 &method.to_uppercase(),
             );
+            let limited = method
+                .to_uppercase()
+                .parse::<actix_web::http::Method>()
+                .ok()
+                .and_then(|m| crate::rate_limit::Class::of(&m, &format!("{BASE_PATH}{path}")))
+                .is_some();
             let Some(responses) = operation
                 .get_mut("responses")
                 .and_then(Value::as_object_mut)
@@ -470,6 +561,10 @@ fn add_headers(document: &mut Value) {
                     continue;
                 };
                 headers.insert("API-Version".into(), api_version.clone());
+                if limited {
+                    headers.insert("RateLimit-Policy".into(), rate_policy.clone());
+                    headers.insert("RateLimit".into(), rate_now.clone());
+                }
                 if cross_origin {
                     headers.insert("Access-Control-Allow-Origin".into(), any_origin.clone());
                 }
@@ -490,7 +585,7 @@ fn add_headers(document: &mut Value) {
                     "401" => {
                         headers.insert("WWW-Authenticate".into(), challenge.clone());
                     }
-                    "503" => {
+                    "429" | "503" => {
                         headers.insert("Retry-After".into(), retry_after.clone());
                     }
                     _ => {}

@@ -41,12 +41,13 @@ pub enum ProblemType {
     InvalidTransition,
     CertificationBodyExists,
     KeySetUnavailable,
+    TooManyRequests,
     ServiceUnavailable,
     Internal,
 }
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 32] = [
+    pub const ALL: [ProblemType; 33] = [
         ProblemType::NotFound,
         ProblemType::MethodNotAllowed,
         ProblemType::InvalidParameter,
@@ -77,6 +78,7 @@ impl ProblemType {
         ProblemType::InvalidTransition,
         ProblemType::CertificationBodyExists,
         ProblemType::KeySetUnavailable,
+        ProblemType::TooManyRequests,
         ProblemType::ServiceUnavailable,
         ProblemType::Internal,
     ];
@@ -199,6 +201,11 @@ impl ProblemType {
                 "key-set-unavailable",
                 "Key set cannot be fetched",
                 S::SERVICE_UNAVAILABLE,
+            ),
+            P::TooManyRequests => (
+                "too-many-requests",
+                "Too many requests",
+                S::TOO_MANY_REQUESTS,
             ),
             P::ServiceUnavailable => (
                 "service-unavailable",
@@ -467,9 +474,9 @@ impl From<CoreError> for Problem {
                     .map(|e| FieldError::new(crate::contract::camel_path(&e.field), e.message))
                     .collect(),
             ),
-            CoreError::CertificateNotFound(_) | CoreError::CertificationBodyNotFound(_) => {
-                Problem::new(P::NotFound, detail)
-            }
+            CoreError::CertificateNotFound(_)
+            | CoreError::CertificationBodyNotFound(_)
+            | CoreError::NotFound(_) => Problem::new(P::NotFound, detail),
             CoreError::CertificationBodyExists(_) => {
                 Problem::new(P::CertificationBodyExists, detail)
             }

@@ -282,6 +282,32 @@ component!(
     }))
 );
 component!(
+    /// The form of a bulk export.
+    ExportFormatSchema = "ExportFormat",
+    one_of_list(
+        "`jsonl`: JSON Lines, one object a line; `csv`: for a spreadsheet.",
+        &["jsonl", "csv"],
+    )
+);
+component!(
+    /// A list of KvK numbers as CSV.
+    CsvListSchema = "CsvList",
+    from_json(json!({
+        "type": "string",
+        "description": "CSV, UTF-8 (a byte order mark is passed over): a KvK number a row in the first column, an optional header row, `;` or `,` between columns (other columns are passed over); up to 10,000 rows.",
+        "maxLength": 1048576
+    }))
+);
+component!(
+    /// Status answers as CSV.
+    CsvTableSchema = "CsvTable",
+    from_json(json!({
+        "type": "string",
+        "description": "CSV for a spreadsheet: UTF-8 with a byte order mark, `;` between cells, CRLF line ends, a header row of Dutch column names (kvk_nummer, naam, gecertificeerd, status, trede, pso30plus, geldig_tot_en_met, certificaatnummer, certificerende_instelling), then a row per number asked, in order. No cell starts as a formula would.",
+        "maxLength": 4194304
+    }))
+);
+component!(
     /// A signed note (C2SP `signed-note`).
     SignedNoteSchema = "SignedNote",
     from_json(json!({
@@ -480,6 +506,9 @@ pub fn components() -> Vec<(String, RefOr<Schema>)> {
         entry::<KeyBytesSchema>(),
         entry::<SignedAnswerSchema>(),
         entry::<SignedNoteSchema>(),
+        entry::<CsvListSchema>(),
+        entry::<ExportFormatSchema>(),
+        entry::<CsvTableSchema>(),
         entry::<VerifierKeySchema>(),
         entry::<HashSchema>(),
         entry::<JwksUriSchema>(),

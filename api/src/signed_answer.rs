@@ -25,6 +25,12 @@ pub const STATUS_TYP: &str = "pso-status+jwt";
 /// Whether the client asks for a signed answer: `application/jose` among its
 /// `Accept` values (with a quality above zero).
 pub fn wanted(req: &HttpRequest) -> bool {
+    accepts(req, JOSE)
+}
+
+/// Whether `media` is among the request's `Accept` values (with a quality
+/// above zero).
+pub fn accepts(req: &HttpRequest, media_type: &str) -> bool {
     req.headers()
         .get_all(header::ACCEPT)
         .filter_map(|v| v.to_str().ok())
@@ -37,7 +43,7 @@ pub fn wanted(req: &HttpRequest) -> bool {
                     .and_then(|q| q.parse::<f32>().ok())
                     .is_some_and(|q| q <= 0.0)
             });
-            media.eq_ignore_ascii_case(JOSE) && !refused
+            media.eq_ignore_ascii_case(media_type) && !refused
         })
 }
 

@@ -25,4 +25,10 @@ pub struct AppState {
     pub signing: Arc<Signing>,
     /// The checkpoint last signed.
     pub checkpoints: Arc<Checkpoints>,
+    /// API clients' keys, as looked up.
+    pub clients: Arc<crate::clients::Clients>,
+    /// Bulk exports running at once (see `crate::routes::export`).
+    pub export_permits: Arc<tokio::sync::Semaphore>,
+    /// Fair use (see `crate::rate_limit`).
+    pub limiter: Arc<crate::rate_limit::RateLimiter>,
 }

@@ -10,8 +10,8 @@
 //! - CORS for the public reads and the batch only (`Access-Control-Allow-Origin:
 //!   *`, no credentials), never for the scheme owner's paths or the signed
 //!   writes: a preflight is answered for what a browser may do, and
-//!   `API-Version`, `ETag`, `Link`, `Location`, `Register-Seq` and
-//!   `Retry-After` are exposed.
+//!   `API-Version`, `ETag`, `Link`, `Location`, `Register-Seq`,
+//!   `Retry-After`, `RateLimit` and `RateLimit-Policy` are exposed.
 //! - `HEAD` is answered as the `GET` it mirrors, without the body.
 
 use actix_web::body::MessageBody;
@@ -39,6 +39,8 @@ fn cross_origin_methods(pattern: &str) -> Option<&'static str> {
         | "/v1/certification-bodies"
         | "/v1/certification-bodies/{id}"
         | "/v1/events"
+        | "/v1/export/certificates"
+        | "/v1/export/companies"
         | "/v1/log/checkpoint"
         | "/v1/log/verifier-key"
         | "/v1/log/entries/{index}"
@@ -57,7 +59,8 @@ pub fn cross_origin_allowed(pattern: &str, method: &str) -> bool {
     cross_origin_methods(pattern).is_some_and(|methods| methods.split(", ").any(|m| m == method))
 }
 
-const EXPOSED: &str = "API-Version, ETag, Link, Location, Register-Seq, Retry-After";
+const EXPOSED: &str =
+    "API-Version, ETag, Link, Location, Register-Seq, Retry-After, RateLimit, RateLimit-Policy";
 
 fn insert(headers: &mut header::HeaderMap, name: HeaderName, value: &'static str) {
     headers.insert(name, HeaderValue::from_static(value));

@@ -16,6 +16,9 @@ pub enum CoreError {
     CertificateNotFound(CertificateNumber),
     #[error("no certification body {0}")]
     CertificationBodyNotFound(CbId),
+    /// No such thing, or not the asker's to see (an API client's subscription).
+    #[error("{0}")]
+    NotFound(String),
     #[error("certification body {0} already exists")]
     CertificationBodyExists(CbId),
     /// The CB's accreditation is suspended or withdrawn: it cannot write.

@@ -6,6 +6,7 @@ pub mod browser;
 pub mod cb;
 pub mod chaos;
 pub mod jwks_server;
+pub mod receiver;
 
 use std::collections::HashMap;
 
@@ -33,8 +34,11 @@ pub struct TestApp {
     pub backend: Backend,
     /// The `DATABASE_URL` the server was given.
     pub database_url: String,
-    handle: actix_web::dev::ServerHandle,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The in-process server (none for a register in a process of its own).
+    server: Option<(
+        actix_web::dev::ServerHandle,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )>,
     /// The database, when this server owns it (a replica does not).
     db: Option<TestDatabase>,
 }
@@ -90,7 +94,17 @@ pub const AUDIENCE: &str = "https://register.test/pso";
 /// The configuration the harness starts a server with: on `url`, listening on
 /// a free port, with the admin API when `admin` gives its token.
 pub fn configuration(backend: Backend, url: &str, admin: Option<&str>) -> Config {
-    let vars: HashMap<&str, String> = HashMap::from([
+    configuration_with(backend, url, admin, &[])
+}
+
+/// [`configuration`], with `extra` variables set (or overriding).
+pub fn configuration_with(
+    backend: Backend,
+    url: &str,
+    admin: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Config {
+    let mut vars: HashMap<&str, String> = HashMap::from([
         ("DATABASE_URL", url.to_owned()),
         ("BIND", "127.0.0.1:0".to_owned()),
         ("REGISTRY_AUDIENCE", AUDIENCE.to_owned()),
@@ -99,6 +113,13 @@ pub fn configuration(backend: Backend, url: &str, admin: Option<&str>) -> Config
         ("DATABASE_POOL_SIZE", "8".to_owned()),
         ("REGISTRY_JWKS_MIN_REFETCH_SECS", "2".to_owned()),
         ("REGISTRY_ORIGIN", "register.test/pso".to_owned()),
+        // Receivers and key sets of tests listen on loopback.
+        ("REGISTRY_ALLOW_LOOPBACK_TARGETS", "1".to_owned()),
+        ("REGISTRY_WEBHOOK_FIRST_RETRY_MS", "100".to_owned()),
+        ("REGISTRY_WEBHOOK_MAX_RETRY_SECS", "1".to_owned()),
+        // Tests ask many times from one address; the limits have tests of their own.
+        ("REGISTRY_RATE_ANON_STATUS", "1000000".to_owned()),
+        ("REGISTRY_RATE_ANON_SEARCH", "1000000".to_owned()),
         (
             // SQLite makes its key beside the database file; PostgreSQL's
             // replicas share one.
@@ -109,6 +130,9 @@ pub fn configuration(backend: Backend, url: &str, admin: Option<&str>) -> Config
             },
         ),
     ]);
+    for (k, v) in extra {
+        vars.insert(k, (*v).to_owned());
+    }
     Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration")
 }
 
@@ -186,6 +210,16 @@ impl TestApp {
         Some(Self::spawn_configured(Some(db), backend, &url, Some(random_token()), panicking).await)
     }
 
+    /// A server with the admin API and `vars` set in its environment.
+    pub async fn spawn_with_env(
+        backend: Backend,
+        vars: &'static [(&'static str, &'static str)],
+    ) -> Option<TestApp> {
+        let db = fresh_database(backend).await?;
+        let url = db.url.clone();
+        Some(Self::spawn_full(Some(db), backend, &url, Some(random_token()), |_| {}, vars).await)
+    }
+
     /// A server without `REGISTRY_ADMIN_TOKEN`: no admin API.
     pub async fn spawn_without_admin(backend: Backend) -> Option<TestApp> {
         let db = fresh_database(backend).await?;
@@ -202,10 +236,26 @@ impl TestApp {
         admin: Option<String>,
         extra: pso_api::startup::ExtraRoutes,
     ) -> TestApp {
+        Self::spawn_full(db, backend, url, admin, extra, &[]).await
+    }
+
+    async fn spawn_full(
+        db: Option<TestDatabase>,
+        backend: Backend,
+        url: &str,
+        admin: Option<String>,
+        extra: pso_api::startup::ExtraRoutes,
+        vars: &[(&str, &str)],
+    ) -> TestApp {
         let with_admin = admin.is_some();
         let admin_token = admin.unwrap_or_else(random_token);
         let audience = AUDIENCE.to_owned();
-        let config = configuration(backend, url, with_admin.then_some(admin_token.as_str()));
+        let config = configuration_with(
+            backend,
+            url,
+            with_admin.then_some(admin_token.as_str()),
+            vars,
+        );
         let app = Application::build_with(config, extra)
             .await
             .expect("server starts");
@@ -225,9 +275,31 @@ impl TestApp {
             audience,
             backend,
             database_url: url.to_owned(),
-            handle,
-            task,
+            server: Some((handle, task)),
             db,
+        }
+    }
+
+    /// The helpers, for a register at `address` that runs elsewhere (a
+    /// process of its own) with the harness's audience and `admin_token`.
+    pub fn attach(
+        address: &str,
+        admin_token: &str,
+        backend: Backend,
+        database_url: &str,
+    ) -> TestApp {
+        TestApp {
+            address: address.to_owned(),
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+            admin_token: admin_token.to_owned(),
+            audience: AUDIENCE.to_owned(),
+            backend,
+            database_url: database_url.to_owned(),
+            server: None,
+            db: None,
         }
     }
 
@@ -263,8 +335,10 @@ impl TestApp {
 
     /// Stops the server gracefully and waits for it.
     pub async fn stop(self) {
-        self.handle.stop(true).await;
-        let _ = self.task.await;
+        if let Some((handle, task)) = self.server {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
     }
 }
 

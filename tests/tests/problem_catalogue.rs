@@ -376,6 +376,18 @@ async fn every_problem_type_in_the_catalogue_is_produced() {
     )
     .await;
 
+    // Past a (low) rate limit, on a server of its own.
+    let limited = TestApp::spawn_with_env(Backend::Sqlite, &[("REGISTRY_RATE_ANON_SEARCH", "1")])
+        .await
+        .expect("sqlite");
+    assert_eq!(limited.get("/v1/companies?q=bakker").await.status(), 200);
+    seen.check(
+        limited.get("/v1/companies?q=bakker").await,
+        "too-many-requests",
+    )
+    .await;
+    limited.stop().await;
+
     proxy.cut();
     seen.check(app.get("/readyz").await, "service-unavailable")
         .await;

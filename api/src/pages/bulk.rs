@@ -354,81 +354,37 @@ fn csv_answer(lang: Lang, body: &[u8], state: &AppState) -> Result<HttpResponse,
     let day = asked
         .on
         .unwrap_or_else(|| registry_core::time::date_at(registry_core::time::now()));
-    let mut out = String::from(
-        "\u{feff}kvk_nummer;naam;gecertificeerd;status;trede;pso30plus;geldig_tot_en_met;certificaatnummer;certificerende_instelling;peildatum;ten_minste_trede\r\n",
-    );
+    let level = asked
+        .level
+        .map(|l| l.as_str().to_owned())
+        .unwrap_or_default();
+    let mut out = String::from(crate::csv::BOM);
+    let mut header: Vec<&str> = crate::csv::STATUS_COLUMNS.to_vec();
+    header.extend(["peildatum", "ten_minste_trede"]);
+    out.push_str(&crate::csv::line(&header));
     for r in &rows {
-        let fields: Vec<String> = match (&r.entry, &r.answer) {
-            (Entry::Kvk(kvk), Some(a)) => vec![
-                kvk.as_str().to_owned(),
-                r.company
-                    .as_ref()
-                    .map(|c| c.name.as_str().to_owned())
-                    .unwrap_or_default(),
-                if a.certified { "ja" } else { "nee" }.to_owned(),
-                a.status.as_str().to_owned(),
-                a.level.map(|l| l.as_str().to_owned()).unwrap_or_default(),
-                if a.pso30plus { "ja" } else { "nee" }.to_owned(),
-                a.valid_until
-                    .map(|u| last_day(u).to_string())
-                    .unwrap_or_default(),
-                a.certificate_number
-                    .as_ref()
-                    .map(|n| n.as_str().to_owned())
-                    .unwrap_or_default(),
-                a.certification_body
-                    .as_ref()
-                    .map(|c| c.as_str().to_owned())
-                    .unwrap_or_default(),
-                day.to_string(),
-                asked
-                    .level
-                    .map(|l| l.as_str().to_owned())
-                    .unwrap_or_default(),
-            ],
-            (entry, _) => vec![
-                entry.as_str().to_owned(),
-                String::new(),
-                "nee".to_owned(),
-                "ongeldig_kvk_nummer".to_owned(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                day.to_string(),
-                asked
-                    .level
-                    .map(|l| l.as_str().to_owned())
-                    .unwrap_or_default(),
-            ],
+        let mut cells: Vec<String> = match (&r.entry, &r.answer) {
+            (Entry::Kvk(kvk), Some(a)) => {
+                crate::csv::status_cells(kvk, r.company.as_ref().map(|c| c.name.as_str()), a)
+            }
+            (entry, _) => {
+                let mut cells = vec![String::new(); crate::csv::STATUS_COLUMNS.len()];
+                cells[0] = entry.as_str().to_owned();
+                cells[2] = "nee".to_owned();
+                cells[3] = "ongeldig_kvk_nummer".to_owned();
+                cells
+            }
         };
-        let line: Vec<String> = fields.iter().map(|f| cell(f)).collect();
-        out.push_str(&line.join(";"));
-        out.push_str("\r\n");
+        cells.extend([day.to_string(), level.clone()]);
+        out.push_str(&crate::csv::line(&cells));
     }
     Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
+        .content_type(crate::csv::MEDIA_TYPE)
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"pso-bulkcontrole-{day}.csv\""),
         ))
         .body(out))
-}
-
-/// A CSV cell: quoted when it holds a separator, a quote or a line break, and
-/// never read as a formula by a spreadsheet (a leading `=`, `+`, `-`, `@`).
-fn cell(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if value.contains([';', ',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
 }
 
 #[cfg(test)]
@@ -450,14 +406,5 @@ mod tests {
             })
             .collect();
         assert_eq!(read, ["12345678", "87654321", "!1234", "00000001"]);
-    }
-
-    #[test]
-    fn cells_are_quoted_and_never_formulas() {
-        assert_eq!(cell("Bakker B.V."), "Bakker B.V.");
-        assert_eq!(cell("A; B"), "\"A; B\"");
-        assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(cell("-1"), "'-1");
     }
 }

@@ -5,11 +5,12 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use registry_core::registry::subscriptions::ApiClient;
 use registry_core::{
     Accredit, Accreditation, CbId, CertificationBodyChange, ChangeStanding, FieldError, KeySource,
     Name, Provenance, Standing,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
@@ -22,9 +23,11 @@ use crate::keys::{JwkSet, check_jwks_uri, parse_jwks};
 use crate::payload::RevocationRequest;
 use crate::problem::{Problem, ProblemType};
 use crate::schema::{
-    AccreditationSchema, CbIdSchema, CertificateNumberSchema, JwksUriSchema, NameSchema,
+    AccreditationSchema, CbIdSchema, CertificateNumberSchema, InstantSchema, JwksUriSchema,
+    NameSchema,
 };
 use crate::state::AppState;
+use crate::views::instant;
 use crate::views::{CertificateView, CertificationBodyView};
 
 /// The scheme owner, as a request proves to be: the bearer token checked in
@@ -177,7 +180,7 @@ async fn key_source(state: &AppState, id: &CbId, keys: Keys) -> Result<KeySource
         Keys::At(uri) => {
             let fault =
                 |message: String| Problem::validation(vec![FieldError::new("jwksUri", message)]);
-            check_jwks_uri(&uri).map_err(fault)?;
+            check_jwks_uri(&uri, &state.config.outbound).map_err(fault)?;
             let keys = state
                 .keys
                 .fetch_for(id, &uri)
@@ -305,4 +308,133 @@ pub async fn revoke(
         certificate,
         registry_core::time::now(),
     )))
+}
+
+/// A new API client.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewClient {
+    /// Who the key is for (a tender platform's name).
+    #[schema(value_type = NameSchema)]
+    pub name: String,
+}
+
+crate::contract::body_contract!(NewClient);
+
+/// An API client.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientView {
+    #[schema(pattern = "^cl_[0-9a-z]{16}$", max_length = 19)]
+    id: String,
+    #[schema(value_type = NameSchema)]
+    name: String,
+    #[schema(value_type = InstantSchema)]
+    created_at: String,
+    #[schema(value_type = Option<InstantSchema>)]
+    revoked_at: Option<String>,
+    /// The key (`Authorization: Bearer <key>`): only in the answer that made
+    /// it; the register keeps only its hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^pso_cl_[0-9a-z]{16}_[0-9a-f]{64}$", max_length = 88)]
+    key: Option<String>,
+}
+
+impl ClientView {
+    fn new(c: ApiClient, key: Option<String>) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            created_at: instant(c.created_at),
+            revoked_at: c.revoked_at.map(instant),
+            key,
+        }
+    }
+}
+
+/// The API clients.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientList {
+    #[schema(max_items = 100000)]
+    items: Vec<ClientView>,
+}
+
+/// `POST /v1/admin/clients`: issue a key to a platform; shown this once.
+#[utoipa::path(
+    post,
+    path = "/admin/clients",
+    tag = "admin",
+    operation_id = "createClient",
+    security(("schemeOwner" = [])),
+    request_body(content = NewClient),
+    responses(
+        (status = 201, description = "Issued; `key` is shown this once.", body = ClientView),
+        crate::openapi::AdminProblems,
+    )
+)]
+pub async fn create_client(
+    _: SchemeOwner,
+    state: web::Data<AppState>,
+    body: Json<NewClient>,
+) -> Result<HttpResponse, Problem> {
+    let name = cb_name(&body.0.name)?;
+    let issued = crate::clients::issue_key()?;
+    let registry = state.registry.clone();
+    let (id, hash) = (issued.id.clone(), issued.key_hash.clone());
+    let name = String::from(name);
+    let client =
+        blocking(move || registry.create_client(&id, &name, &hash, registry_core::time::now()))
+            .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ClientView::new(client, Some(issued.key))))
+}
+
+/// `GET /v1/admin/clients`: every API client (never a key).
+#[utoipa::path(
+    get,
+    path = "/admin/clients",
+    tag = "admin",
+    operation_id = "clients",
+    security(("schemeOwner" = [])),
+    responses(
+        (status = 200, description = "The clients, oldest first.", body = ClientList),
+        crate::openapi::AdminProblems,
+    )
+)]
+pub async fn clients(_: SchemeOwner, state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    let registry = state.registry.clone();
+    let all = blocking(move || registry.clients()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .json(ClientList {
+            items: all.into_iter().map(|c| ClientView::new(c, None)).collect(),
+        }))
+}
+
+/// `DELETE /v1/admin/clients/{id}`: revoke a client's key (within seconds on
+/// every replica); its subscriptions are no longer delivered to.
+#[utoipa::path(
+    delete,
+    path = "/admin/clients/{id}",
+    tag = "admin",
+    operation_id = "revokeClient",
+    security(("schemeOwner" = [])),
+    params(("id" = String, Path, description = "The client's id.", max_length = 64)),
+    responses(
+        (status = 200, description = "Revoked.", body = ClientView),
+        crate::openapi::AdminProblems,
+    )
+)]
+pub async fn revoke_client(
+    _: SchemeOwner,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let id: String = path.chars().take(64).collect();
+    let registry = state.registry.clone();
+    let forget = id.clone();
+    let client = blocking(move || registry.revoke_client(&id, registry_core::time::now())).await?;
+    state.clients.forget(&forget);
+    Ok(HttpResponse::Ok().json(ClientView::new(client, None)))
 }

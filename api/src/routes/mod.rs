@@ -5,9 +5,11 @@ pub mod certificates;
 pub mod certification_bodies;
 pub mod companies;
 pub mod events;
+pub mod export;
 pub mod health;
 pub mod log;
 pub mod status;
+pub mod subscriptions;
 
 use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderValue};
@@ -105,3 +107,7 @@ pub const WRITE: &str = "POST, OPTIONS";
 pub const READ_WRITE: &str = "GET, HEAD, POST, OPTIONS";
 /// … changed with `PATCH`.
 pub const CHANGE: &str = "PATCH, OPTIONS";
+/// … read with `GET`, changed with `PATCH`, removed with `DELETE`.
+pub const READ_CHANGE_DELETE: &str = "GET, HEAD, PATCH, DELETE, OPTIONS";
+/// … removed with `DELETE`.
+pub const DELETE: &str = "DELETE, OPTIONS";

@@ -12,7 +12,8 @@ use crate::http_cache;
 use crate::paging::StatusList;
 use crate::problem::Problem;
 use crate::schema::{
-    DateOrInstantSchema, InstantSchema, KvkNumberSchema, LevelSchema, SignedAnswerSchema,
+    CsvListSchema, CsvTableSchema, DateOrInstantSchema, InstantSchema, KvkNumberSchema,
+    LevelSchema, SignedAnswerSchema,
 };
 use crate::signed_answer;
 use crate::state::AppState;
@@ -343,11 +344,16 @@ crate::contract::body_contract!(BatchRequest);
     path = "/status/batch",
     tag = "status",
     operation_id = "statusBatch",
-    request_body(content = BatchRequest, description = "Up to 1,000 KvK numbers (duplicates allowed) and one question for all."),
+    params(CsvBatchParams),
+    request_body(description = "Up to 1,000 KvK numbers (duplicates allowed) and one question for all; or, as `text/csv`, up to 10,000 KvK numbers, one a row in the first column (an optional header row, `;` or `,` between columns, other columns passed over), the question in the query string.", content(
+        (BatchRequest = "application/json"),
+        (CsvListSchema = "text/csv"),
+    )),
     responses(
-        (status = 200, description = "One answer per number, in the order asked; with `Accept: application/jose`, one compact JWS for all (claims `items` and, as for one answer, `iss`, `iat`, `jti`, `checkpoint`).", content(
+        (status = 200, description = "One answer per number, in the order asked; with `Accept: application/jose`, one compact JWS for all (claims `items` and, as for one answer, `iss`, `iat`, `jti`, `checkpoint`); with `Accept: text/csv`, CSV for a spreadsheet (UTF-8 with a byte order mark, `;`, Dutch column names: kvk_nummer, naam, gecertificeerd, status, trede, pso30plus, geldig_tot_en_met, certificaatnummer, certificerende_instelling).", content(
             (StatusList = "application/json"),
             (SignedAnswerSchema = "application/jose"),
+            (CsvTableSchema = "text/csv"),
         )),
         crate::openapi::BatchProblems,
     )
@@ -359,19 +365,115 @@ pub async fn batch(
 ) -> Result<HttpResponse, Problem> {
     let query = question(body.on.as_deref(), body.until.as_deref(), body.level_min)
         .map_err(Problem::validation)?;
+    answer_batch(&req, &state, body.kvk_numbers, query).await
+}
+
+/// The most KvK numbers a CSV batch holds.
+pub const MAX_CSV_ROWS: usize = 10_000;
+/// The largest CSV batch body (10,000 rows with a name column fit).
+pub const MAX_CSV_BODY: usize = 1024 * 1024;
+
+/// The question of a CSV batch: in the query string, the body being the list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct CsvBatchParams {
+    /// For a CSV body: as `on` in a JSON body.
+    #[param(value_type = Option<DateOrInstantSchema>)]
+    on: Option<String>,
+    /// For a CSV body: as `until` in a JSON body.
+    #[param(value_type = Option<DateOrInstantSchema>)]
+    until: Option<String>,
+    /// For a CSV body: as `levelMin` in a JSON body.
+    #[param(value_type = Option<LevelSchema>)]
+    level_min: Option<Level>,
+}
+
+crate::contract::query_contract!(CsvBatchParams);
+
+/// Whether a request's body is CSV (the batch's second form).
+pub fn is_csv(ctx: &actix_web::guard::GuardContext<'_>) -> bool {
+    ctx.head()
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/csv"))
+}
+
+/// `POST /v1/status/batch` with a CSV body (`text/csv`): a KvK number a row
+/// in the first column, an optional header, `;` or `,`; up to 10,000 rows.
+/// The question is in the query string. Answered as the JSON form is.
+pub async fn batch_csv(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let params: CsvBatchParams = crate::extract::query(req.query_string())?;
+    let bytes = crate::extract::read_body(&req, payload, "text/csv", MAX_CSV_BODY).await?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Problem::new(
+            crate::problem::ProblemType::MalformedBody,
+            "the CSV is not UTF-8 (save it as \"CSV UTF-8\")",
+        )
+    })?;
+    let kvks = crate::csv::kvk_column(text, MAX_CSV_ROWS).map_err(Problem::validation)?;
+    let query = question(
+        params.on.as_deref(),
+        params.until.as_deref(),
+        params.level_min,
+    )
+    .map_err(Problem::validation)?;
+    answer_batch(&req, &state, kvks, query).await
+}
+
+/// How a batch is answered: a signed answer (`Accept: application/jose`),
+/// CSV (`Accept: text/csv`), or JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BatchForm {
+    Json,
+    Jose,
+    Csv,
+}
+
+/// Answers `kvks` to `query`, in the order asked, from the read model.
+async fn answer_batch(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    kvks: Vec<KvkNumber>,
+    query: StatusQuery,
+) -> Result<HttpResponse, Problem> {
     let registry = state.registry.clone();
+    let form = if signed_answer::wanted(req) {
+        BatchForm::Jose
+    } else if signed_answer::accepts(req, "text/csv") {
+        BatchForm::Csv
+    } else {
+        BatchForm::Json
+    };
     let proof =
-        signed_answer::wanted(&req).then(|| (state.signing.clone(), state.checkpoints.clone()));
-    // A thousand answers, written out, off the workers.
-    let (bytes, seq, jose) = super::work(&state, move || {
-        let answers = registry
-            .model()
-            .company_statuses_logged(&body.kvk_numbers, &query)?;
+        (form == BatchForm::Jose).then(|| (state.signing.clone(), state.checkpoints.clone()));
+    // Many answers, written out, off the workers.
+    let (bytes, seq) = super::work(state, move || {
+        let answers = registry.model().company_statuses_logged(&kvks, &query)?;
         let (values, (size, root)) = answers.value;
+        if form == BatchForm::Csv {
+            let model = registry.model();
+            let mut out = String::from(crate::csv::BOM);
+            out.push_str(&crate::csv::line(&crate::csv::STATUS_COLUMNS));
+            for (kvk, answer) in kvks.iter().zip(&values) {
+                let name = model.company(kvk)?.value.map(|c| c.name);
+                out.push_str(&crate::csv::line(&crate::csv::status_cells(
+                    kvk,
+                    name.as_ref().map(|n| n.as_str()),
+                    answer,
+                )));
+            }
+            return Ok((out.into_bytes(), answers.seq));
+        }
         let asked = Asked::of(&query);
         let checked_at = instant(registry_core::time::now());
-        let items: Vec<StatusView> = body
-            .kvk_numbers
+        let items: Vec<StatusView> = kvks
             .iter()
             .zip(values)
             .map(|(kvk, answer)| StatusView::new(kvk, &asked, &query, answer, &checked_at))
@@ -382,27 +484,37 @@ pub async fn batch(
             let checkpoint = checkpoints.note(size, &root);
             let jws =
                 signed_answer::sign(&signing, &list, &checkpoint, &signed_answer::reference())?;
-            return Ok((jws.into_bytes(), answers.seq, true));
+            return Ok((jws.into_bytes(), answers.seq));
         }
         let bytes = serde_json::to_vec(&list).map_err(|e| {
             tracing::error!(error = %e, "cannot serialise a batch");
             Problem::internal()
         })?;
-        Ok((bytes, answers.seq, false))
+        Ok((bytes, answers.seq))
     })
     .await?;
-    if jose {
-        return Ok(signed(
+    match form {
+        BatchForm::Jose => Ok(signed(
             String::from_utf8(bytes).map_err(|_| Problem::internal())?,
             seq,
-        ));
+        )),
+        BatchForm::Csv => Ok(http_cache::as_of(
+            HttpResponse::Ok()
+                .content_type(crate::csv::MEDIA_TYPE)
+                .insert_header((
+                    actix_web::http::header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"pso-status.csv\"",
+                ))
+                .body(bytes),
+            seq,
+        )),
+        BatchForm::Json => Ok(http_cache::as_of(
+            HttpResponse::Ok()
+                .content_type("application/json")
+                .body(bytes),
+            seq,
+        )),
     }
-    Ok(http_cache::as_of(
-        HttpResponse::Ok()
-            .content_type("application/json")
-            .body(bytes),
-        seq,
-    ))
 }
 
 #[cfg(test)]

@@ -236,6 +236,22 @@ fn into_event(
     })
 }
 
+/// The event `seq`, with its certificate's number and its log index.
+pub(crate) fn event_at(conn: &mut AnyConnection, seq: i64) -> Result<Option<Event>, CoreError> {
+    let row: Option<(EventRow, Option<String>, Option<i64>)> = events::table
+        .left_join(certificates::table.on(events::certificate_id.eq(certificates::id.nullable())))
+        .left_join(log_leaves::table.on(log_leaves::seq.eq(events::seq)))
+        .filter(events::seq.eq(seq))
+        .select((
+            EventRow::as_select(),
+            certificates::number.nullable(),
+            log_leaves::log_index.nullable(),
+        ))
+        .first(conn)
+        .optional()?;
+    row.map(|(row, n, i)| into_event(row, n, i)).transpose()
+}
+
 impl Registry {
     /// Forgets request ids that can no longer be replayed: their request's `exp`
     /// (plus clock skew) has passed, so the signature check refuses them anyway.

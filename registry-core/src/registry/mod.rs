@@ -6,9 +6,11 @@ mod certification_bodies;
 pub(crate) mod details;
 pub(crate) mod event_log;
 pub mod evidence;
+pub mod export;
 mod lifecycle;
 mod queries;
 mod search;
+pub mod subscriptions;
 mod transparency;
 
 use std::sync::{Arc, Mutex};

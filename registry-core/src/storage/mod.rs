@@ -26,6 +26,19 @@ use pq_sys as _;
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
 
+/// Runs one statement that reads the same on both backends but that diesel's
+/// common backend cannot express (an upsert): `$c` is the backend's own
+/// connection.
+macro_rules! same_sql {
+    ($conn:expr, |$c:ident| $statement:expr) => {
+        match $conn {
+            $crate::storage::AnyConnection::Postgresql($c) => $statement,
+            $crate::storage::AnyConnection::Sqlite($c) => $statement,
+        }
+    };
+}
+pub(crate) use same_sql;
+
 /// A connection to either backend.
 #[derive(diesel::MultiConnection)]
 pub enum AnyConnection {
@@ -497,6 +510,57 @@ impl AnyConnection {
                 Ok((head, seq))
             }
         }
+    }
+}
+
+impl AnyConnection {
+    /// Leases up to `limit` subscriptions to `owner` until `until`: active
+    /// ones, due at `now`, not leased (or their lease ran out), owed
+    /// something (an event after their cursor up to `head`, or a message not
+    /// yet accepted); returns their ids. On PostgreSQL the rows are locked with
+    /// `FOR UPDATE SKIP LOCKED`, so replicas claiming at once take different
+    /// ones; SQLite has one writer.
+    pub(crate) fn claim_subscriptions(
+        &mut self,
+        owner: &str,
+        until: chrono::NaiveDateTime,
+        now: chrono::NaiveDateTime,
+        head: i64,
+        limit: i64,
+    ) -> QueryResult<Vec<String>> {
+        use diesel::sql_types::{Text, Timestamp};
+        #[derive(QueryableByName)]
+        struct Claimed {
+            #[diesel(sql_type = Text)]
+            id: String,
+        }
+        let sql = |placeholders: [&str; 5], lock: &str| {
+            let [p_owner, p_until, p_now, p_head, p_limit] = placeholders;
+            format!(
+                "UPDATE subscriptions SET lease_owner = {p_owner}, lease_until = {p_until} \
+                 WHERE id IN (SELECT s.id FROM subscriptions s \
+                 WHERE s.state = 'active' AND s.next_attempt_at <= {p_now} \
+                 AND (s.lease_until IS NULL OR s.lease_until < {p_now}) \
+                 AND (s.cursor_seq < {p_head} OR EXISTS (SELECT 1 FROM deliveries d \
+                 WHERE d.subscription_id = s.id AND d.delivered_at IS NULL)) \
+                 ORDER BY s.next_attempt_at LIMIT {p_limit}{lock}) \
+                 RETURNING id"
+            )
+        };
+        let query = match self {
+            AnyConnection::Postgresql(_) => {
+                sql(["$1", "$2", "$3", "$4", "$5"], " FOR UPDATE SKIP LOCKED")
+            }
+            AnyConnection::Sqlite(_) => sql(["?1", "?2", "?3", "?4", "?5"], ""),
+        };
+        let claimed: Vec<Claimed> = diesel::sql_query(query)
+            .bind::<Text, _>(owner)
+            .bind::<Timestamp, _>(until)
+            .bind::<Timestamp, _>(now)
+            .bind::<BigInt, _>(head)
+            .bind::<BigInt, _>(limit)
+            .load(self)?;
+        Ok(claimed.into_iter().map(|c| c.id).collect())
     }
 }
 

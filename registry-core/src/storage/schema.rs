@@ -194,4 +194,71 @@ diesel::allow_tables_to_appear_in_same_query!(
     log_head,
     log_checkpoints,
     evidence,
+    api_clients,
+    subscriptions,
+    subscription_secrets,
+    watched,
+    deliveries,
 );
+
+diesel::table! {
+    api_clients (id) {
+        id -> Text,
+        name -> Text,
+        key_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    subscriptions (id) {
+        id -> Text,
+        client_id -> Text,
+        url -> Text,
+        everything -> Bool,
+        kinds -> Text,
+        expiring_days -> Nullable<Integer>,
+        state -> Text,
+        disabled_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        cursor_seq -> BigInt,
+        next_attempt_at -> Timestamp,
+        failing_since -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    subscription_secrets (subscription_id, secret) {
+        subscription_id -> Text,
+        secret -> Text,
+        created_at -> Timestamp,
+        valid_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    watched (subscription_id, kvk_number) {
+        subscription_id -> Text,
+        kvk_number -> Text,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> Text,
+        subscription_id -> Text,
+        seq -> BigInt,
+        kind -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+        attempts -> Integer,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
