@@ -23,7 +23,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use registry_core::registry::subscriptions::{
-    Attempt, Claimed, EXPIRING, Expiring, Message, Owed, Verdict,
+    Attempt, Claimed, EXPIRING, Expiring, Message, NewMessage, Owed, Verdict,
 };
 use registry_core::{Event, EventKind, Registry};
 use serde::Serialize;
@@ -36,8 +36,10 @@ use crate::views::EventView;
 const LEASE: Duration = Duration::from_secs(60);
 /// A lease is given back once less than this is left of it.
 const LEASE_MARGIN: Duration = Duration::from_secs(20);
-/// Messages sent per subscription per lease (others get their turn).
-const PER_LEASE: usize = 200;
+/// Messages read, stored and recorded together.
+const BATCH: i64 = 100;
+/// Batches sent per subscription per lease (others get their turn).
+const ROUNDS_PER_LEASE: usize = 10;
 /// How often the dispatcher looks for work when the log has not moved.
 const IDLE_LOOK: Duration = Duration::from_millis(1_000);
 /// How often it checks whether the log moved.
@@ -291,7 +293,9 @@ async fn core<T: Send + 'static>(
     }
 }
 
-/// Sends what `sub` is owed, in order, while the lease lasts; gives it back.
+/// Sends what `sub` is owed, in order, a batch at a time, while the lease
+/// lasts; gives it back. A batch costs two transactions (its messages stored,
+/// its attempts recorded), whatever its size.
 async fn deliver(
     registry: Registry,
     sender: Arc<Sender>,
@@ -300,49 +304,66 @@ async fn deliver(
     head: i64,
 ) {
     let leased = std::time::Instant::now();
+    let lease_left = || leased.elapsed() + LEASE_MARGIN < LEASE;
     let result = async {
-        for _ in 0..PER_LEASE {
-            if leased.elapsed() + LEASE_MARGIN > LEASE {
+        for _ in 0..ROUNDS_PER_LEASE {
+            if !lease_left() {
                 break;
             }
             let (r, s, o) = (registry.clone(), sub.clone(), owner.clone());
-            let owed = core(move || r.owed(&s, &o, head)).await?;
-            let message = match owed {
+            let owed = core(move || r.owed(&s, &o, head, BATCH)).await?;
+            let messages = match owed {
                 Owed::Nothing => break,
-                Owed::Message(m) => m,
-                Owed::Event(event, kvks) => {
-                    let seq = event.seq;
-                    let (kind, body) =
-                        event_message(&sub.id, *event, kvks).map_err(|e| e.to_string())?;
+                Owed::Messages(m) => m,
+                Owed::Events(events) => {
+                    let Some(last) = events.last().map(|(e, _)| e.seq) else {
+                        break;
+                    };
+                    let made =
+                        events
+                            .into_iter()
+                            .map(|(event, kvks)| {
+                                let seq = event.seq;
+                                event_message(&sub.id, event, kvks)
+                                    .map(|(kind, payload)| NewMessage { seq, kind, payload })
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(|e| e.to_string())?;
                     let (r, id, o) = (registry.clone(), sub.id.clone(), owner.clone());
-                    let stored = core(move || {
-                        r.store_message(&id, &o, seq, &kind, &body, registry_core::time::now())
-                    })
-                    .await?;
-                    sub.cursor_seq = seq;
+                    let stored =
+                        core(move || r.store_messages(&id, &o, &made, registry_core::time::now()))
+                            .await?;
+                    sub.cursor_seq = last;
                     match stored {
                         Some(m) => m,
                         None => return Ok(()), // the lease went to another replica
                     }
                 }
             };
-            let attempt = send(&sender, &sub, &message).await;
-            let delivered = attempt.verdict == Verdict::Delivered;
-            if let Verdict::Disable(reason) = &attempt.verdict {
-                tracing::warn!(subscription = %sub.id, %reason, "subscription disabled");
-            }
-            let (r, s, o, m) = (
-                registry.clone(),
-                sub.id.clone(),
-                owner.clone(),
-                message.id.clone(),
-            );
-            let kept = core(move || r.record_attempt(&s, &o, &m, &attempt)).await?;
-            if !kept || !delivered {
-                break;
-            }
-            if sub.failing_since.is_some() {
+            let mut attempts = Vec::with_capacity(messages.len());
+            for message in &messages {
+                if !lease_left() {
+                    break;
+                }
+                let attempt = send(&sender, &sub, message).await;
+                let delivered = attempt.verdict == Verdict::Delivered;
+                if let Verdict::Disable(reason) = &attempt.verdict {
+                    tracing::warn!(subscription = %sub.id, %reason, "subscription disabled");
+                }
+                attempts.push((message.id.clone(), attempt));
+                if !delivered {
+                    break;
+                }
                 sub.failing_since = None;
+            }
+            let all_delivered = attempts.len() == messages.len()
+                && attempts
+                    .last()
+                    .is_none_or(|(_, a)| a.verdict == Verdict::Delivered);
+            let (r, s, o) = (registry.clone(), sub.id.clone(), owner.clone());
+            let kept = core(move || r.record_attempts(&s, &o, &attempts)).await?;
+            if !kept || !all_delivered {
+                break;
             }
         }
         Ok::<(), String>(())

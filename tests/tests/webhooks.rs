@@ -641,3 +641,233 @@ async fn two_replicas_deliver_each_event_once() {
     replica.stop().await;
     app.stop().await;
 }
+
+/// A request of an API client's.
+fn as_client(
+    app: &TestApp,
+    key: &str,
+    method: reqwest::Method,
+    path: &str,
+) -> reqwest::RequestBuilder {
+    app.client.request(method, app.url(path)).bearer_auth(key)
+}
+
+async fn subscription_state(app: &TestApp, key: &str, id: &str) -> Value {
+    json(
+        as_client(
+            app,
+            key,
+            reqwest::Method::GET,
+            &format!("/v1/subscriptions/{id}"),
+        )
+        .send()
+        .await
+        .expect("request"),
+    )
+    .await
+}
+
+async fn wait_for_state(app: &TestApp, key: &str, id: &str, state: &str) -> Value {
+    for _ in 0..100 {
+        let s = subscription_state(app, key, id).await;
+        if s["state"] == state {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("subscription {id} never became {state}");
+}
+
+/// Notices before a certificate ends, `410`, giving up on a receiver that
+/// keeps failing, enabling again, and a replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriptions_life() {
+    let Some(app) = TestApp::spawn_with_env(
+        Backend::Sqlite,
+        &[
+            ("REGISTRY_EXPIRY_INTERVAL_SECS", "1"),
+            ("REGISTRY_WEBHOOK_DISABLE_AFTER_SECS", "2"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let Some(receiver) = Receiver::start(204) else {
+        return;
+    };
+    let kiwa = TestCb::ed25519("kiwa");
+    app.accredit(&kiwa).await;
+    // Ends within 60 days (24 months from its start), and one that does not.
+    let mut ending = certificate("L-1", "12345678", "trede_2", "2025-01-10");
+    ending["certificate"]["auditDate"] = json!("2024-12-10");
+    ending["certificate"]["referenceYear"] = json!(2024);
+    let ending = app.issue(&kiwa, ending).await;
+    app.issue(
+        &kiwa,
+        certificate("L-2", "23456789", "trede_2", "2026-01-15"),
+    )
+    .await;
+    let key = client_key(&app, "TenderNed").await;
+    let sub = subscribe(
+        &app,
+        &key,
+        &json!({"url": receiver.url(), "kvkNumbers": ["12345678", "23456789"], "expiringWithinDays": 60}),
+    )
+    .await;
+    let secret = sub["secret"].as_str().expect("secret").to_owned();
+    receiver.trust(&[&secret]);
+    let id = sub["id"].as_str().expect("id").to_owned();
+    let got = receiver.wait_for(20, |g| !g.is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let got_now = receiver.received();
+    assert_eq!(got_now.len(), 1, "one notice, made once: {got:?}");
+    assert_eq!(got_now[0].r#type.as_deref(), Some("certificate.expiring"));
+    assert_eq!(
+        got_now[0].certificate_number.as_deref(),
+        Some(ending.as_str())
+    );
+    assert!(got_now[0].verified);
+
+    // Replay from the start of the feed: the two issuances, under stable ids.
+    let replayed = as_client(
+        &app,
+        &key,
+        reqwest::Method::POST,
+        &format!("/v1/subscriptions/{id}/replay"),
+    )
+    .json(&json!({"afterSeq": 0}))
+    .send()
+    .await
+    .expect("request");
+    assert_eq!(replayed.status(), 200);
+    let got = receiver.wait_for(20, |g| g.len() >= 3).await;
+    let issued: Vec<&Received> = got
+        .iter()
+        .filter(|r| r.r#type.as_deref() == Some("certificate.issued"))
+        .collect();
+    assert_eq!(issued.len(), 2, "{got:?}");
+    let again = as_client(
+        &app,
+        &key,
+        reqwest::Method::POST,
+        &format!("/v1/subscriptions/{id}/replay"),
+    )
+    .json(&json!({"afterSeq": 0}))
+    .send()
+    .await
+    .expect("request");
+    assert_eq!(again.status(), 200);
+    let got = receiver.wait_for(20, |g| g.len() >= 5).await;
+    let ids: Vec<&str> = got
+        .iter()
+        .filter(|r| r.r#type.as_deref() == Some("certificate.issued"))
+        .filter_map(|r| r.id.as_deref())
+        .collect();
+    assert_eq!(ids.len(), 4, "{got:?}");
+    assert_eq!(
+        ids[0..2],
+        ids[2..4],
+        "a replay sends the same messages under the same ids"
+    );
+    let beyond = as_client(
+        &app,
+        &key,
+        reqwest::Method::POST,
+        &format!("/v1/subscriptions/{id}/replay"),
+    )
+    .json(&json!({"afterSeq": 1_000_000}))
+    .send()
+    .await
+    .expect("request");
+    assert_eq!(beyond.status(), 422);
+
+    // A receiver that keeps failing is given up, its owner told why.
+    let mut gone = Receiver::down();
+    gone.trust(&[&secret]);
+    let moved = as_client(
+        &app,
+        &key,
+        reqwest::Method::PATCH,
+        &format!("/v1/subscriptions/{id}"),
+    )
+    .json(&json!({"url": gone.url()}))
+    .send()
+    .await
+    .expect("request");
+    assert_eq!(moved.status(), 200);
+    suspend(&app, &kiwa, &ending).await;
+    let disabled = wait_for_state(&app, &key, &id, "disabled").await;
+    assert!(
+        disabled["disabledReason"]
+            .as_str()
+            .is_some_and(|r| r.contains("failing since")),
+        "{disabled}"
+    );
+    assert_eq!(disabled["pending"], 1);
+    // Enabled again with the receiver back: the message arrives, under its id.
+    gone.up();
+    let enabled = as_client(
+        &app,
+        &key,
+        reqwest::Method::PATCH,
+        &format!("/v1/subscriptions/{id}"),
+    )
+    .json(&json!({"enable": true}))
+    .send()
+    .await
+    .expect("request");
+    assert_eq!(json(enabled).await["state"], "active");
+    let got = gone.wait_for(20, |g| g.iter().any(|r| r.verified)).await;
+    assert!(
+        got.iter()
+            .any(|r| r.r#type.as_deref() == Some("certificate.suspended")
+                && r.certificate_number.as_deref() == Some(ending.as_str())),
+        "{got:?}"
+    );
+    let deliveries = json(
+        as_client(
+            &app,
+            &key,
+            reqwest::Method::GET,
+            &format!("/v1/subscriptions/{id}/deliveries?limit=1"),
+        )
+        .send()
+        .await
+        .expect("request"),
+    )
+    .await;
+    let last = &deliveries["items"][0];
+    assert!(last["attempts"].as_i64().is_some_and(|n| n >= 2), "{last}");
+    assert!(last["deliveredAt"].is_string(), "{last}");
+
+    // 410 Gone unsubscribes.
+    let Some(unsubscribing) = Receiver::start(410) else {
+        return;
+    };
+    unsubscribing.trust(&[&secret]);
+    let moved = as_client(
+        &app,
+        &key,
+        reqwest::Method::PATCH,
+        &format!("/v1/subscriptions/{id}"),
+    )
+    .json(&json!({"url": unsubscribing.url()}))
+    .send()
+    .await
+    .expect("request");
+    assert_eq!(moved.status(), 200);
+    let jws = kiwa.request(&app, "reinstate", Some(&ending), json!({}));
+    let reinstated = app
+        .post_jws(&format!("/v1/certificates/{ending}/reinstatement"), &jws)
+        .await;
+    assert_eq!(reinstated.status(), 200);
+    let disabled = wait_for_state(&app, &key, &id, "disabled").await;
+    assert!(
+        disabled["disabledReason"]
+            .as_str()
+            .is_some_and(|r| r.contains("410")),
+        "{disabled}"
+    );
+    app.stop().await;
+}

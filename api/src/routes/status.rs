@@ -344,7 +344,7 @@ crate::contract::body_contract!(BatchRequest);
     path = "/status/batch",
     tag = "status",
     operation_id = "statusBatch",
-    params(CsvBatchParams),
+    params(StatusParams),
     request_body(description = "Up to 1,000 KvK numbers (duplicates allowed) and one question for all; or, as `text/csv`, up to 10,000 KvK numbers, one a row in the first column (an optional header row, `;` or `,` between columns, other columns passed over), the question in the query string.", content(
         (BatchRequest = "application/json"),
         (CsvListSchema = "text/csv"),
@@ -363,6 +363,12 @@ pub async fn batch(
     Json(body): Json<BatchRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
+    if !req.query_string().is_empty() {
+        return Err(Problem::parameter(
+            "query",
+            "a JSON batch asks its question in the body (on, until, levelMin); the query string is for a CSV one",
+        ));
+    }
     let query = question(body.on.as_deref(), body.until.as_deref(), body.level_min)
         .map_err(Problem::validation)?;
     answer_batch(&req, &state, body.kvk_numbers, query).await
@@ -372,24 +378,6 @@ pub async fn batch(
 pub const MAX_CSV_ROWS: usize = 10_000;
 /// The largest CSV batch body (10,000 rows with a name column fit).
 pub const MAX_CSV_BODY: usize = 1024 * 1024;
-
-/// The question of a CSV batch: in the query string, the body being the list.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
-pub struct CsvBatchParams {
-    /// For a CSV body: as `on` in a JSON body.
-    #[param(value_type = Option<DateOrInstantSchema>)]
-    on: Option<String>,
-    /// For a CSV body: as `until` in a JSON body.
-    #[param(value_type = Option<DateOrInstantSchema>)]
-    until: Option<String>,
-    /// For a CSV body: as `levelMin` in a JSON body.
-    #[param(value_type = Option<LevelSchema>)]
-    level_min: Option<Level>,
-}
-
-crate::contract::query_contract!(CsvBatchParams);
 
 /// Whether a request's body is CSV (the batch's second form).
 pub fn is_csv(ctx: &actix_web::guard::GuardContext<'_>) -> bool {
@@ -409,7 +397,8 @@ pub async fn batch_csv(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let params: CsvBatchParams = crate::extract::query(req.query_string())?;
+    // The question is a status check's, in the query string.
+    let params: StatusParams = crate::extract::query(req.query_string())?;
     let bytes = crate::extract::read_body(&req, payload, "text/csv", MAX_CSV_BODY).await?;
     let text = std::str::from_utf8(&bytes).map_err(|_| {
         Problem::new(

@@ -236,20 +236,23 @@ fn into_event(
     })
 }
 
-/// The event `seq`, with its certificate's number and its log index.
-pub(crate) fn event_at(conn: &mut AnyConnection, seq: i64) -> Result<Option<Event>, CoreError> {
-    let row: Option<(EventRow, Option<String>, Option<i64>)> = events::table
+/// The events `seqs`, in `seq` order, with their certificates' numbers and
+/// log indexes.
+pub(crate) fn events_at(conn: &mut AnyConnection, seqs: &[i64]) -> Result<Vec<Event>, CoreError> {
+    let rows: Vec<(EventRow, Option<String>, Option<i64>)> = events::table
         .left_join(certificates::table.on(events::certificate_id.eq(certificates::id.nullable())))
         .left_join(log_leaves::table.on(log_leaves::seq.eq(events::seq)))
-        .filter(events::seq.eq(seq))
+        .filter(events::seq.eq_any(seqs))
+        .order(events::seq.asc())
         .select((
             EventRow::as_select(),
             certificates::number.nullable(),
             log_leaves::log_index.nullable(),
         ))
-        .first(conn)
-        .optional()?;
-    row.map(|(row, n, i)| into_event(row, n, i)).transpose()
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(row, n, i)| into_event(row, n, i))
+        .collect()
 }
 
 impl Registry {

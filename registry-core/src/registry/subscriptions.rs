@@ -177,13 +177,21 @@ pub struct Message {
 /// What a claimed subscription is owed next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Owed {
-    /// A stored message not yet accepted: send it (again).
-    Message(Message),
-    /// An event it has no delivery for yet, with the KvK numbers its
-    /// certificate covers: make the message and store it.
-    Event(Box<Event>, Vec<String>),
+    /// Stored messages not yet accepted, oldest first: send them (again).
+    Messages(Vec<Message>),
+    /// Events it has no delivery for yet, in `seq` order, each with the KvK
+    /// numbers its certificate covers: make their messages and store them.
+    Events(Vec<(Event, Vec<String>)>),
     /// Nothing up to the head.
     Nothing,
+}
+
+/// A message made for an event, to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    pub seq: i64,
+    pub kind: String,
+    pub payload: String,
 }
 
 /// How an attempt ended, and what follows.
@@ -216,6 +224,34 @@ pub struct Expiring {
     pub ends_at: DateTime<Utc>,
     pub kvk_numbers: Vec<String>,
     pub days: i32,
+}
+
+type ClientRow = (
+    String,
+    String,
+    chrono::NaiveDateTime,
+    Option<chrono::NaiveDateTime>,
+);
+
+const CLIENT_COLUMNS: (
+    api_clients::id,
+    api_clients::name,
+    api_clients::created_at,
+    api_clients::revoked_at,
+) = (
+    api_clients::id,
+    api_clients::name,
+    api_clients::created_at,
+    api_clients::revoked_at,
+);
+
+fn into_client((id, name, created_at, revoked_at): ClientRow) -> ApiClient {
+    ApiClient {
+        id,
+        name,
+        created_at: from_db(created_at),
+        revoked_at: revoked_at.map(from_db),
+    }
 }
 
 /// The stable id of the message for event `seq` to `subscription`: the same
@@ -443,29 +479,11 @@ impl Registry {
     /// Every API client, oldest first.
     pub fn clients(&self) -> Result<Vec<ApiClient>, CoreError> {
         self.read(|conn| {
-            let rows: Vec<(
-                String,
-                String,
-                chrono::NaiveDateTime,
-                Option<chrono::NaiveDateTime>,
-            )> = api_clients::table
+            let rows: Vec<ClientRow> = api_clients::table
                 .order((api_clients::created_at.asc(), api_clients::id.asc()))
-                .select((
-                    api_clients::id,
-                    api_clients::name,
-                    api_clients::created_at,
-                    api_clients::revoked_at,
-                ))
+                .select(CLIENT_COLUMNS)
                 .load(conn)?;
-            Ok(rows
-                .into_iter()
-                .map(|(id, name, created_at, revoked_at)| ApiClient {
-                    id,
-                    name,
-                    created_at: from_db(created_at),
-                    revoked_at: revoked_at.map(from_db),
-                })
-                .collect())
+            Ok(rows.into_iter().map(into_client).collect())
         })
     }
 
@@ -489,29 +507,13 @@ impl Registry {
                     ))
                     .execute(conn)?;
             }
-            let row: Option<(
-                String,
-                String,
-                chrono::NaiveDateTime,
-                Option<chrono::NaiveDateTime>,
-            )> = api_clients::table
+            let row: Option<ClientRow> = api_clients::table
                 .find(id)
-                .select((
-                    api_clients::id,
-                    api_clients::name,
-                    api_clients::created_at,
-                    api_clients::revoked_at,
-                ))
+                .select(CLIENT_COLUMNS)
                 .first(conn)
                 .optional()?;
-            let (id, name, created_at, revoked_at) =
-                row.ok_or_else(|| CoreError::NotFound(format!("no API client {id}")))?;
-            Ok(ApiClient {
-                id,
-                name,
-                created_at: from_db(created_at),
-                revoked_at: revoked_at.map(from_db),
-            })
+            row.map(into_client)
+                .ok_or_else(|| CoreError::NotFound(format!("no API client {id}")))
         })
     }
 
@@ -893,15 +895,23 @@ impl Registry {
         })
     }
 
-    /// What the claimed subscription is owed next, up to `head`: its oldest
-    /// message not yet accepted, else the first event after its cursor that
-    /// it follows. When it is owed nothing, its cursor moves to `head`.
-    pub fn owed(&self, sub: &Claimed, owner: &str, head: i64) -> Result<Owed, CoreError> {
+    /// What the claimed subscription is owed next, up to `head`, at most
+    /// `limit` of it: its oldest messages not yet accepted, else the first
+    /// events after its cursor that it follows. When it is owed nothing, its
+    /// cursor moves to `head`.
+    pub fn owed(
+        &self,
+        sub: &Claimed,
+        owner: &str,
+        head: i64,
+        limit: i64,
+    ) -> Result<Owed, CoreError> {
         let found = self.read(|conn| {
-            let pending: Option<(String, i64, String, String, i32)> = deliveries::table
+            let pending: Vec<(String, i64, String, String, i32)> = deliveries::table
                 .filter(deliveries::subscription_id.eq(&sub.id))
                 .filter(deliveries::delivered_at.is_null())
                 .order((deliveries::seq.asc(), deliveries::created_at.asc()))
+                .limit(limit)
                 .select((
                     deliveries::id,
                     deliveries::seq,
@@ -909,16 +919,20 @@ impl Registry {
                     deliveries::payload,
                     deliveries::attempts,
                 ))
-                .first(conn)
-                .optional()?;
-            if let Some((id, seq, kind, payload, attempts)) = pending {
-                return Ok(Some(Owed::Message(Message {
-                    id,
-                    seq,
-                    kind,
-                    payload,
-                    attempts,
-                })));
+                .load(conn)?;
+            if !pending.is_empty() {
+                return Ok(Owed::Messages(
+                    pending
+                        .into_iter()
+                        .map(|(id, seq, kind, payload, attempts)| Message {
+                            id,
+                            seq,
+                            kind,
+                            payload,
+                            attempts,
+                        })
+                        .collect(),
+                ));
             }
             let kinds: Vec<&str> = sub.kinds.iter().map(|k| k.as_str()).collect();
             let mut next = events::table
@@ -938,114 +952,146 @@ impl Registry {
                         .filter(watched::subscription_id.eq(&sub.id)),
                 ));
             }
-            let seq: Option<i64> = next
+            let seqs: Vec<i64> = next
                 .order(events::seq.asc())
                 .select(events::seq)
-                .first(conn)
-                .optional()?;
-            let Some(seq) = seq else { return Ok(None) };
-            let event = super::event_log::event_at(conn, seq)?
-                .ok_or_else(|| CoreError::Storage(format!("event {seq} vanished")))?;
-            let kvks: Vec<String> = match &event.certificate_number {
-                Some(n) => coverage::table
-                    .inner_join(
-                        certificates::table.on(certificates::id.eq(coverage::certificate_id)),
-                    )
-                    .filter(certificates::number.eq(n.as_str()))
-                    .order((coverage::is_main.desc(), coverage::kvk_number.asc()))
-                    .select(coverage::kvk_number)
-                    .load(conn)?,
-                None => Vec::new(),
-            };
-            Ok(Some(Owed::Event(Box::new(event), kvks)))
-        })?;
-        match found {
-            Some(owed) => Ok(owed),
-            None => {
-                self.write(|conn| {
-                    diesel::update(
-                        subscriptions::table
-                            .filter(subscriptions::id.eq(&sub.id))
-                            .filter(subscriptions::lease_owner.eq(owner))
-                            .filter(subscriptions::cursor_seq.lt(head)),
-                    )
-                    .set(subscriptions::cursor_seq.eq(head))
-                    .execute(conn)?;
-                    Ok(())
-                })?;
-                Ok(Owed::Nothing)
+                .limit(limit)
+                .load(conn)?;
+            if seqs.is_empty() {
+                return Ok(Owed::Nothing);
             }
+            let found = super::event_log::events_at(conn, &seqs)?;
+            let numbers: Vec<&str> = found
+                .iter()
+                .filter_map(|e| e.certificate_number.as_ref().map(|n| n.as_str()))
+                .collect();
+            let covered: Vec<(String, String)> = coverage::table
+                .inner_join(certificates::table.on(certificates::id.eq(coverage::certificate_id)))
+                .filter(certificates::number.eq_any(&numbers))
+                .order((
+                    certificates::number.asc(),
+                    coverage::is_main.desc(),
+                    coverage::kvk_number.asc(),
+                ))
+                .select((certificates::number, coverage::kvk_number))
+                .load(conn)?;
+            let mut by_number: std::collections::HashMap<String, Vec<String>> =
+                std::collections::HashMap::new();
+            for (number, kvk) in covered {
+                by_number.entry(number).or_default().push(kvk);
+            }
+            Ok(Owed::Events(
+                found
+                    .into_iter()
+                    .map(|e| {
+                        let kvks = e
+                            .certificate_number
+                            .as_ref()
+                            .and_then(|n| by_number.get(n.as_str()).cloned())
+                            .unwrap_or_default();
+                        (e, kvks)
+                    })
+                    .collect(),
+            ))
+        })?;
+        if found == Owed::Nothing {
+            self.write(|conn| {
+                diesel::update(
+                    subscriptions::table
+                        .filter(subscriptions::id.eq(&sub.id))
+                        .filter(subscriptions::lease_owner.eq(owner))
+                        .filter(subscriptions::cursor_seq.lt(head)),
+                )
+                .set(subscriptions::cursor_seq.eq(head))
+                .execute(conn)?;
+                Ok(())
+            })?;
         }
+        Ok(found)
     }
 
-    /// Stores the message for event `seq` (made once: a stored one is kept as
-    /// it was) and moves the cursor past it; `false` when the lease was lost.
-    pub fn store_message(
+    /// Stores the messages made for events (each made once: one stored before,
+    /// for a replay, is kept as it was and sent again) and moves the cursor
+    /// past them, in one transaction; `None` when the lease was lost.
+    pub fn store_messages(
         &self,
         sub: &str,
         owner: &str,
-        seq: i64,
-        kind: &str,
-        payload: &str,
+        made: &[NewMessage],
         now: DateTime<Utc>,
-    ) -> Result<Option<Message>, CoreError> {
-        let id = message_id(sub, seq);
+    ) -> Result<Option<Vec<Message>>, CoreError> {
+        let (Some(first), Some(last)) = (made.first(), made.last()) else {
+            return Ok(Some(Vec::new()));
+        };
+        let ids: Vec<String> = made.iter().map(|m| message_id(sub, m.seq)).collect();
         self.write(|conn| {
             let moved = diesel::update(
                 subscriptions::table
                     .filter(subscriptions::id.eq(sub))
                     .filter(subscriptions::lease_owner.eq(owner))
-                    .filter(subscriptions::cursor_seq.lt(seq)),
+                    .filter(subscriptions::cursor_seq.lt(first.seq)),
             )
-            .set(subscriptions::cursor_seq.eq(seq))
+            .set(subscriptions::cursor_seq.eq(last.seq))
             .execute(conn)?;
             if moved == 0 {
                 return Ok(None);
             }
-            let row = (
-                deliveries::id.eq(&id),
-                deliveries::subscription_id.eq(sub),
-                deliveries::seq.eq(seq),
-                deliveries::kind.eq(kind),
-                deliveries::payload.eq(payload),
-                deliveries::created_at.eq(to_db(now)),
-                deliveries::attempts.eq(0),
-            );
-            // Made before (a replay): sent again as it was.
-            same_sql!(conn, |c| diesel::insert_into(deliveries::table)
-                .values(row)
-                .on_conflict(deliveries::id)
-                .do_update()
-                .set(deliveries::delivered_at.eq(None::<chrono::NaiveDateTime>))
-                .execute(c))?;
-            let (kind, payload, attempts): (String, String, i32) = deliveries::table
-                .find(&id)
-                .select((deliveries::kind, deliveries::payload, deliveries::attempts))
-                .first(conn)?;
-            Ok(Some(Message {
-                id: id.clone(),
-                seq,
-                kind,
-                payload,
-                attempts,
-            }))
+            for (m, id) in made.iter().zip(&ids) {
+                let row = (
+                    deliveries::id.eq(id),
+                    deliveries::subscription_id.eq(sub),
+                    deliveries::seq.eq(m.seq),
+                    deliveries::kind.eq(&m.kind),
+                    deliveries::payload.eq(&m.payload),
+                    deliveries::created_at.eq(to_db(now)),
+                    deliveries::attempts.eq(0),
+                );
+                // Made before (a replay): sent again as it was.
+                same_sql!(conn, |c| diesel::insert_into(deliveries::table)
+                    .values(row)
+                    .on_conflict(deliveries::id)
+                    .do_update()
+                    .set(deliveries::delivered_at.eq(None::<chrono::NaiveDateTime>))
+                    .execute(c))?;
+            }
+            let stored: Vec<(String, i64, String, String, i32)> = deliveries::table
+                .filter(deliveries::id.eq_any(&ids))
+                .order(deliveries::seq.asc())
+                .select((
+                    deliveries::id,
+                    deliveries::seq,
+                    deliveries::kind,
+                    deliveries::payload,
+                    deliveries::attempts,
+                ))
+                .load(conn)?;
+            Ok(Some(
+                stored
+                    .into_iter()
+                    .map(|(id, seq, kind, payload, attempts)| Message {
+                        id,
+                        seq,
+                        kind,
+                        payload,
+                        attempts,
+                    })
+                    .collect(),
+            ))
         })
     }
 
-    /// Records an attempt at message `id` and what follows from it; `false`
-    /// when the lease was lost meanwhile (another replica owns it now).
-    pub fn record_attempt(
+    /// Records attempts at messages, in the order made, and what follows from
+    /// the last, in one transaction; `false` when the lease was lost meanwhile
+    /// (another replica owns it now).
+    pub fn record_attempts(
         &self,
         sub: &str,
         owner: &str,
-        id: &str,
-        attempt: &Attempt,
+        attempts: &[(String, Attempt)],
     ) -> Result<bool, CoreError> {
-        let at = to_db(attempt.at);
-        let error = attempt
-            .error
-            .as_deref()
-            .map(|e| e.chars().take(500).collect::<String>());
+        let Some((_, last)) = attempts.last() else {
+            return Ok(true);
+        };
         self.write(|conn| {
             let held: Option<Option<chrono::NaiveDateTime>> = subscriptions::table
                 .filter(subscriptions::id.eq(sub))
@@ -1056,19 +1102,27 @@ impl Registry {
             let Some(failing_since) = held else {
                 return Ok(false);
             };
+            for (id, attempt) in attempts {
+                let at = to_db(attempt.at);
+                let error = attempt
+                    .error
+                    .as_deref()
+                    .map(|e| e.chars().take(500).collect::<String>());
+                let delivered = matches!(attempt.verdict, Verdict::Delivered).then_some(at);
+                diesel::update(deliveries::table.find(id))
+                    .set((
+                        deliveries::attempts.eq(deliveries::attempts + 1),
+                        deliveries::last_attempt_at.eq(at),
+                        deliveries::last_status.eq(attempt.status.map(i32::from)),
+                        deliveries::last_error.eq(&error),
+                        deliveries::delivered_at.eq(delivered),
+                    ))
+                    .execute(conn)?;
+            }
+            let at = to_db(last.at);
             let failing_since = failing_since.unwrap_or(at);
-            let delivered = matches!(attempt.verdict, Verdict::Delivered).then_some(at);
-            diesel::update(deliveries::table.find(id))
-                .set((
-                    deliveries::attempts.eq(deliveries::attempts + 1),
-                    deliveries::last_attempt_at.eq(at),
-                    deliveries::last_status.eq(attempt.status.map(i32::from)),
-                    deliveries::last_error.eq(&error),
-                    deliveries::delivered_at.eq(delivered),
-                ))
-                .execute(conn)?;
             let target = subscriptions::table.filter(subscriptions::id.eq(sub));
-            match &attempt.verdict {
+            match &last.verdict {
                 Verdict::Delivered => diesel::update(target)
                     .set((
                         subscriptions::failing_since.eq(None::<chrono::NaiveDateTime>),

@@ -21,6 +21,9 @@
 //!   one), also signed issuances on this build against that one, in turns.
 //! - `pso-bench issuance --backend sqlite|postgres [--clients 16] [--seconds 10]`:
 //!   signed issuances only, on a fresh database.
+//! - `pso-bench subscriptions [--backends sqlite,postgres] [--subscriptions 100]`:
+//!   signed issuances with that many subscriptions watching every change
+//!   against none (`run` measures it too, with 100).
 
 use std::fmt::Write as _;
 use std::process::{Child, Command, Stdio};
@@ -67,6 +70,8 @@ fn start_server(binary: &str, database_url: &str) -> Server {
         // (their bookkeeping is still done, and measured).
         .env("REGISTRY_RATE_ANON_STATUS", "1000000000")
         .env("REGISTRY_RATE_ANON_SEARCH", "1000000000")
+        // The webhook receiver of the subscription load listens here.
+        .env("REGISTRY_ALLOW_LOOPBACK_TARGETS", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -365,6 +370,32 @@ async fn main() {
                 "signed issuances, {backend}, {clients} clients, {seconds} s: {:.0}/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, {} errors",
                 f.rps, f.p50, f.p95, f.p99, f.errors
             );
+        }
+        Some("subscriptions") => {
+            let backends: Vec<String> = arg(&args, "--backends")
+                .unwrap_or_else(|| "sqlite,postgres".into())
+                .split(',')
+                .map(str::to_owned)
+                .collect();
+            let clients: usize = arg(&args, "--clients")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(16);
+            let seconds: u64 = arg(&args, "--seconds")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10);
+            let count: usize = arg(&args, "--subscriptions")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(100);
+            let bin_dir = arg(&args, "--bin-dir").unwrap_or_else(|| "target/release".into());
+            let table = issuance_with_subscriptions(
+                &format!("{bin_dir}/pso-registry"),
+                &backends,
+                clients,
+                seconds,
+                count,
+            )
+            .await;
+            println!("{table}");
         }
         Some("run") => run(&args).await,
         _ => {
@@ -1055,6 +1086,13 @@ async fn run(args: &[String]) {
             );
         }
     }
+    if !smoke {
+        let _ = writeln!(
+            report,
+            "{}",
+            issuance_with_subscriptions(&registry_bin, &backends, clients, seconds, 100).await
+        );
+    }
     if let Some(baseline) = arg(args, "--baseline-bin") {
         let _ = writeln!(
             report,
@@ -1113,6 +1151,149 @@ async fn issuance_against_baseline(
             mean(&with, |f| f.p95),
             mean(&without, |f| f.p95),
             ratio * 100.0,
+            verdict(ratio >= 0.9)
+        );
+    }
+    out
+}
+
+/// A webhook receiver in this process: answers every delivery `204` at
+/// once and counts them (the tests verify the signatures; this measures).
+async fn start_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let count = Arc::new(AtomicU64::new(0));
+    let counted = count.clone();
+    let server = actix_web::HttpServer::new(move || {
+        let counted = counted.clone();
+        actix_web::App::new().default_service(actix_web::web::to(move || {
+            counted.fetch_add(1, Ordering::Relaxed);
+            async { actix_web::HttpResponse::NoContent().finish() }
+        }))
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .expect("the receiver binds");
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    (format!("http://127.0.0.1:{port}/hooks"), count)
+}
+
+/// The log's size: the events written so far.
+async fn log_size(base: &str) -> u64 {
+    reqwest::get(format!("{base}/v1/log/checkpoint"))
+        .await
+        .expect("checkpoint")
+        .text()
+        .await
+        .expect("checkpoint text")
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Signed issuance with `subscriptions` subscriptions watching every change
+/// (delivered to a receiver in this process) against none, each on a fresh
+/// database, taken in turns; and how soon the deliveries caught up.
+async fn issuance_with_subscriptions(
+    registry_bin: &str,
+    backends: &[String],
+    clients: usize,
+    seconds: u64,
+    subscriptions: usize,
+) -> String {
+    let (receiver, received) = start_receiver().await;
+    let mut out = format!(
+        "### Signed issuance with {subscriptions} subscriptions watching every change
+
+         Each figure is the mean of two {seconds} s runs of {clients} clients on a fresh database, taken in turns with the same build without subscriptions. The subscriptions deliver to a receiver in the benchmark's process that answers `204` at once. Delivered: messages received during the issuance; caught up: seconds after it until every message had arrived (at most 120 s).
+
+         | backend | with subscriptions /s | p95 ms | without /s | p95 ms | ratio | delivered during | caught up after | target | verdict |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n"
+    );
+    for backend in backends {
+        let mut with = Vec::new();
+        let mut without = Vec::new();
+        let mut delivered = Vec::new();
+        let mut caught_up = Vec::new();
+        for round in 0..2 {
+            for subscribed in [true, false] {
+                let db = fresh_database(backend);
+                let server = start_server(registry_bin, &db.url);
+                let http = reqwest::Client::new();
+                wait_ready(&http, &server.base).await;
+                if subscribed {
+                    let client: Value = http
+                        .post(format!("{}/v1/admin/clients", server.base))
+                        .bearer_auth(&server.admin_token)
+                        .json(&json!({"name": "Bench platform"}))
+                        .send()
+                        .await
+                        .expect("client")
+                        .json()
+                        .await
+                        .expect("client json");
+                    let key = client["key"].as_str().expect("key").to_owned();
+                    for _ in 0..subscriptions {
+                        let response = http
+                            .post(format!("{}/v1/subscriptions", server.base))
+                            .bearer_auth(&key)
+                            .json(&json!({"url": receiver, "everything": true}))
+                            .send()
+                            .await
+                            .expect("subscribe");
+                        assert_eq!(response.status(), 201, "subscribe");
+                    }
+                }
+                let before_log = log_size(&server.base).await;
+                let before = received.load(std::sync::atomic::Ordering::Relaxed);
+                let f = issuances(
+                    &server,
+                    clients,
+                    seconds,
+                    &format!("subs{round}{subscribed}"),
+                    0,
+                )
+                .await;
+                eprintln!(
+                    "{backend} issuance, {} subscriptions: {:.0}/s, p95 {:.2} ms, {} errors",
+                    if subscribed { subscriptions } else { 0 },
+                    f.rps,
+                    f.p95,
+                    f.errors
+                );
+                if subscribed {
+                    let ended = Instant::now();
+                    let during = received.load(std::sync::atomic::Ordering::Relaxed) - before;
+                    // Every event after the subscriptions, to each of them (the
+                    // accreditation of the run's CB included).
+                    let expected =
+                        (log_size(&server.base).await - before_log) * subscriptions as u64;
+                    while received.load(std::sync::atomic::Ordering::Relaxed) - before < expected
+                        && ended.elapsed() < Duration::from_secs(120)
+                    {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    delivered.push(during as f64);
+                    caught_up.push(ended.elapsed().as_secs_f64());
+                    with.push(f);
+                } else {
+                    without.push(f);
+                }
+            }
+        }
+        let mean =
+            |v: &[Figure], f: fn(&Figure) -> f64| v.iter().map(f).sum::<f64>() / v.len() as f64;
+        let (a, b) = (mean(&with, |f| f.rps), mean(&without, |f| f.rps));
+        let ratio = a / b;
+        let _ = writeln!(
+            out,
+            "| {backend} | {a:.0} | {:.2} | {b:.0} | {:.2} | {:.0} % | {:.0} | {:.1} s | ≥ 90 % | {} |",
+            mean(&with, |f| f.p95),
+            mean(&without, |f| f.p95),
+            ratio * 100.0,
+            delivered.iter().sum::<f64>() / delivered.len() as f64,
+            caught_up.iter().sum::<f64>() / caught_up.len() as f64,
             verdict(ratio >= 0.9)
         );
     }
