@@ -44,6 +44,12 @@ const ROUNDS_PER_LEASE: usize = 10;
 const IDLE_LOOK: Duration = Duration::from_millis(1_000);
 /// How often it checks whether the log moved.
 const TICK: Duration = Duration::from_millis(100);
+/// While the log moved this recently, the register counts as writing.
+const BUSY_FOR: Duration = Duration::from_secs(1);
+/// While it writes, each round of deliveries is followed by a pause this many
+/// times as long: deliveries take at most a fifth of the time of one worker,
+/// and catch up when the writing stops.
+const YIELD: u32 = 4;
 /// Most notices made per sweep.
 const NOTICES_PER_SWEEP: usize = 10_000;
 
@@ -195,6 +201,9 @@ pub async fn run(registry: Registry, config: Arc<Config>) {
     let mut last_sweep: Option<std::time::Instant> = None;
     let mut last_head = -1;
     let mut last_look = std::time::Instant::now() - IDLE_LOOK;
+    // When the log last moved: while it moves, deliveries yield to writes.
+    let mut moved_at = std::time::Instant::now();
+    let mut seen = -1;
     loop {
         tokio::time::sleep(TICK).await;
         let model = registry.model();
@@ -206,15 +215,27 @@ pub async fn run(registry: Registry, config: Arc<Config>) {
             sweep_notices(&registry).await;
         }
         let head = model.seq();
+        if head != seen {
+            seen = head;
+            moved_at = std::time::Instant::now();
+        }
         if head == last_head && last_look.elapsed() < IDLE_LOOK {
             continue;
         }
         last_look = std::time::Instant::now();
         // Look again soon while there was work.
         loop {
+            // While the register is writing, one subscription at a time and a
+            // pause after each round (see YIELD); idle, all at once.
+            let writing = registry.model().seq() != head || moved_at.elapsed() < BUSY_FOR;
+            let round_started = std::time::Instant::now();
             let claiming = registry.clone();
             let owner_c = owner.clone();
-            let limit = options.concurrency as i64;
+            let limit = if writing {
+                1
+            } else {
+                options.concurrency as i64
+            };
             let claimed = tokio::task::spawn_blocking(move || {
                 claiming.claim_subscriptions(
                     &owner_c,
@@ -257,6 +278,9 @@ pub async fn run(registry: Registry, config: Arc<Config>) {
                     tracing::error!(error = %e, "a delivery round panicked");
                 }
             }
+            if writing {
+                tokio::time::sleep(round_started.elapsed().saturating_mul(YIELD)).await;
+            }
         }
     }
 }
@@ -271,7 +295,12 @@ async fn sweep_notices(registry: &Registry) {
             .into_iter()
             .filter_map(|n| notice_message(&n, now).ok().map(|body| (n, body)))
             .collect();
-        registry.store_notices(&notices, now)
+        let made = registry.store_notices(&notices, now)?;
+        let forgotten = registry.forget_old_deliveries(now)?;
+        if forgotten > 0 {
+            tracing::info!(forgotten, "delivered messages past their keeping forgotten");
+        }
+        Ok::<_, registry_core::CoreError>(made)
     })
     .await;
     match made {
@@ -295,7 +324,8 @@ async fn core<T: Send + 'static>(
 
 /// Sends what `sub` is owed, in order, a batch at a time, while the lease
 /// lasts; gives it back. A batch costs two transactions (its messages stored,
-/// its attempts recorded), whatever its size.
+/// its attempts recorded), whatever its size. An event's message is made from
+/// the event at each attempt: the same bytes every time.
 async fn deliver(
     registry: Registry,
     sender: Arc<Sender>,
@@ -312,40 +342,60 @@ async fn deliver(
             }
             let (r, s, o) = (registry.clone(), sub.clone(), owner.clone());
             let owed = core(move || r.owed(&s, &o, head, BATCH)).await?;
-            let messages = match owed {
+            let messages: Vec<(Message, String)> = match owed {
                 Owed::Nothing => break,
-                Owed::Messages(m) => m,
+                Owed::Messages(pending) => pending
+                    .into_iter()
+                    .map(|(message, event)| {
+                        let body = match (&message.payload, event) {
+                            (Some(body), _) => Ok(body.clone()),
+                            (None, Some((event, kvks))) => event_message(&sub.id, event, kvks)
+                                .map(|(_, body)| body)
+                                .map_err(|e| e.to_string()),
+                            (None, None) => Err(format!("message {} has no event", message.id)),
+                        }?;
+                        Ok((message, body))
+                    })
+                    .collect::<Result<_, String>>()?,
                 Owed::Events(events) => {
                     let Some(last) = events.last().map(|(e, _)| e.seq) else {
                         break;
                     };
-                    let made =
-                        events
-                            .into_iter()
-                            .map(|(event, kvks)| {
-                                let seq = event.seq;
-                                event_message(&sub.id, event, kvks)
-                                    .map(|(kind, payload)| NewMessage { seq, kind, payload })
-                            })
-                            .collect::<Result<Vec<_>, _>>()
-                            .map_err(|e| e.to_string())?;
+                    let mut bodies = std::collections::HashMap::new();
+                    let mut made = Vec::with_capacity(events.len());
+                    for (event, kvks) in events {
+                        let seq = event.seq;
+                        let (kind, body) =
+                            event_message(&sub.id, event, kvks).map_err(|e| e.to_string())?;
+                        made.push(NewMessage { seq, kind });
+                        bodies.insert(seq, body);
+                    }
                     let (r, id, o) = (registry.clone(), sub.id.clone(), owner.clone());
                     let stored =
                         core(move || r.store_messages(&id, &o, &made, registry_core::time::now()))
                             .await?;
                     sub.cursor_seq = last;
-                    match stored {
-                        Some(m) => m,
-                        None => return Ok(()), // the lease went to another replica
-                    }
+                    let Some(stored) = stored else {
+                        return Ok(()); // the lease went to another replica
+                    };
+                    stored
+                        .into_iter()
+                        .map(|m| {
+                            let body = match &m.payload {
+                                Some(body) => body.clone(),
+                                None => bodies.remove(&m.seq).unwrap_or_default(),
+                            };
+                            (m, body)
+                        })
+                        .collect()
                 }
             };
             let mut attempts = Vec::with_capacity(messages.len());
-            for message in &messages {
+            for (message, body) in &messages {
                 if !lease_left() {
                     break;
                 }
-                let attempt = send(&sender, &sub, message).await;
+                let attempt = send(&sender, &sub, message, body).await;
                 let delivered = attempt.verdict == Verdict::Delivered;
                 if let Verdict::Disable(reason) = &attempt.verdict {
                     tracing::warn!(subscription = %sub.id, %reason, "subscription disabled");
@@ -379,7 +429,7 @@ async fn deliver(
 }
 
 /// One attempt at `message`, and what follows from it.
-async fn send(sender: &Sender, sub: &Claimed, message: &Message) -> Attempt {
+async fn send(sender: &Sender, sub: &Claimed, message: &Message, body: &str) -> Attempt {
     let (http, options) = (&sender.http, &sender.options);
     let now = registry_core::time::now();
     let timestamp = now.timestamp();
@@ -392,9 +442,9 @@ async fn send(sender: &Sender, sub: &Claimed, message: &Message) -> Attempt {
             .header("webhook-timestamp", timestamp.to_string())
             .header(
                 "webhook-signature",
-                signature(&sub.secrets, &message.id, timestamp, &message.payload),
+                signature(&sub.secrets, &message.id, timestamp, body),
             )
-            .body(message.payload.clone())
+            .body(body.to_owned())
             .send()
             .await
             .map(|r| r.status())

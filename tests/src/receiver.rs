@@ -73,6 +73,8 @@ pub struct Received {
     pub seq: Option<i64>,
     pub kvk_numbers: Option<Vec<String>>,
     pub certificate_number: Option<String>,
+    /// SHA-256 of the body, hex.
+    pub sha: Option<String>,
 }
 
 /// A running receiver (stopped when dropped).

@@ -7,6 +7,7 @@ test writes it once the subscription exists). Prints "listening PORT" when ready
 """
 
 import argparse
+import hashlib
 import json
 import sys
 import threading
@@ -47,6 +48,7 @@ def main() -> None:
                 "verified": payload is not None,
                 "id": headers.get("webhook-id") or headers.get("Webhook-Id"),
                 "at": time.time(),
+                "sha": hashlib.sha256(body).hexdigest(),
             }
             if payload is not None:
                 data = payload.get("data", {})

@@ -51,14 +51,16 @@ CREATE TABLE watched (
     PRIMARY KEY (subscription_id, kvk_number)
 );
 
--- What was (or is to be) delivered: the message as first sent (retries send
--- the same bytes under the same id), and how its last attempt went.
+-- What was (or is to be) delivered, and how its last attempt went. An event's
+-- message is made from the event at each attempt (the same bytes every time:
+-- the event never changes); a notice's, made from the register as it was, is
+-- kept in `payload`. Delivered rows go after 30 days.
 CREATE TABLE deliveries (
     id              TEXT PRIMARY KEY,
     subscription_id TEXT NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
     seq             BIGINT NOT NULL,
     kind            TEXT NOT NULL,
-    payload         TEXT NOT NULL,
+    payload         TEXT,
     created_at      TIMESTAMP NOT NULL,
     attempts        INTEGER NOT NULL,
     last_attempt_at TIMESTAMP,
@@ -68,3 +70,4 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_pending ON deliveries (subscription_id, seq, created_at) WHERE delivered_at IS NULL;
 CREATE INDEX deliveries_recent ON deliveries (subscription_id, created_at);
+CREATE INDEX deliveries_done ON deliveries (delivered_at) WHERE delivered_at IS NOT NULL;

@@ -170,15 +170,18 @@ pub struct Message {
     pub id: String,
     pub seq: i64,
     pub kind: String,
-    pub payload: String,
+    /// A notice's body; an event's is made from the event (see [`Owed`]).
+    pub payload: Option<String>,
     pub attempts: i32,
 }
 
 /// What a claimed subscription is owed next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Owed {
-    /// Stored messages not yet accepted, oldest first: send them (again).
-    Messages(Vec<Message>),
+    /// Stored messages not yet accepted, oldest first: send them (again);
+    /// an event's with the event and the KvK numbers its certificate covers,
+    /// to make its body from.
+    Messages(Vec<(Message, Option<(Event, Vec<String>)>)>),
     /// Events it has no delivery for yet, in `seq` order, each with the KvK
     /// numbers its certificate covers: make their messages and store them.
     Events(Vec<(Event, Vec<String>)>),
@@ -186,12 +189,11 @@ pub enum Owed {
     Nothing,
 }
 
-/// A message made for an event, to store.
+/// A message for an event, to store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewMessage {
     pub seq: i64,
     pub kind: String,
-    pub payload: String,
 }
 
 /// How an attempt ended, and what follows.
@@ -907,7 +909,7 @@ impl Registry {
         limit: i64,
     ) -> Result<Owed, CoreError> {
         let found = self.read(|conn| {
-            let pending: Vec<(String, i64, String, String, i32)> = deliveries::table
+            let pending: Vec<(String, i64, String, Option<String>, i32)> = deliveries::table
                 .filter(deliveries::subscription_id.eq(&sub.id))
                 .filter(deliveries::delivered_at.is_null())
                 .order((deliveries::seq.asc(), deliveries::created_at.asc()))
@@ -921,15 +923,32 @@ impl Registry {
                 ))
                 .load(conn)?;
             if !pending.is_empty() {
+                let seqs: Vec<i64> = pending
+                    .iter()
+                    .filter(|p| p.3.is_none())
+                    .map(|p| p.1)
+                    .collect();
+                let found = super::event_log::events_at(conn, &seqs)?;
+                let mut events: std::collections::HashMap<i64, (Event, Vec<String>)> =
+                    with_coverage(conn, found)?
+                        .into_iter()
+                        .map(|(e, k)| (e.seq, (e, k)))
+                        .collect();
                 return Ok(Owed::Messages(
                     pending
                         .into_iter()
-                        .map(|(id, seq, kind, payload, attempts)| Message {
-                            id,
-                            seq,
-                            kind,
-                            payload,
-                            attempts,
+                        .map(|(id, seq, kind, payload, attempts)| {
+                            let event = payload.is_none().then(|| events.remove(&seq)).flatten();
+                            (
+                                Message {
+                                    id,
+                                    seq,
+                                    kind,
+                                    payload,
+                                    attempts,
+                                },
+                                event,
+                            )
                         })
                         .collect(),
                 ));
@@ -961,38 +980,7 @@ impl Registry {
                 return Ok(Owed::Nothing);
             }
             let found = super::event_log::events_at(conn, &seqs)?;
-            let numbers: Vec<&str> = found
-                .iter()
-                .filter_map(|e| e.certificate_number.as_ref().map(|n| n.as_str()))
-                .collect();
-            let covered: Vec<(String, String)> = coverage::table
-                .inner_join(certificates::table.on(certificates::id.eq(coverage::certificate_id)))
-                .filter(certificates::number.eq_any(&numbers))
-                .order((
-                    certificates::number.asc(),
-                    coverage::is_main.desc(),
-                    coverage::kvk_number.asc(),
-                ))
-                .select((certificates::number, coverage::kvk_number))
-                .load(conn)?;
-            let mut by_number: std::collections::HashMap<String, Vec<String>> =
-                std::collections::HashMap::new();
-            for (number, kvk) in covered {
-                by_number.entry(number).or_default().push(kvk);
-            }
-            Ok(Owed::Events(
-                found
-                    .into_iter()
-                    .map(|e| {
-                        let kvks = e
-                            .certificate_number
-                            .as_ref()
-                            .and_then(|n| by_number.get(n.as_str()).cloned())
-                            .unwrap_or_default();
-                        (e, kvks)
-                    })
-                    .collect(),
-            ))
+            Ok(Owed::Events(with_coverage(conn, found)?))
         })?;
         if found == Owed::Nothing {
             self.write(|conn| {
@@ -1042,7 +1030,6 @@ impl Registry {
                     deliveries::subscription_id.eq(sub),
                     deliveries::seq.eq(m.seq),
                     deliveries::kind.eq(&m.kind),
-                    deliveries::payload.eq(&m.payload),
                     deliveries::created_at.eq(to_db(now)),
                     deliveries::attempts.eq(0),
                 );
@@ -1054,7 +1041,7 @@ impl Registry {
                     .set(deliveries::delivered_at.eq(None::<chrono::NaiveDateTime>))
                     .execute(c))?;
             }
-            let stored: Vec<(String, i64, String, String, i32)> = deliveries::table
+            let stored: Vec<(String, i64, String, Option<String>, i32)> = deliveries::table
                 .filter(deliveries::id.eq_any(&ids))
                 .order(deliveries::seq.asc())
                 .select((
@@ -1242,6 +1229,19 @@ impl Registry {
         })
     }
 
+    /// Forgets delivered messages older than [`KEEP_DELIVERED_DAYS`].
+    pub fn forget_old_deliveries(&self, now: DateTime<Utc>) -> Result<usize, CoreError> {
+        let before = now - chrono::Duration::days(KEEP_DELIVERED_DAYS);
+        self.write(|conn| {
+            Ok(diesel::delete(
+                deliveries::table
+                    .filter(deliveries::delivered_at.is_not_null())
+                    .filter(deliveries::delivered_at.lt(to_db(before))),
+            )
+            .execute(conn)?)
+        })
+    }
+
     /// Stores notices made for [`Registry::expiring`] (each once), placed after
     /// the events their subscription has deliveries for.
     pub fn store_notices(
@@ -1276,6 +1276,47 @@ impl Registry {
         })
     }
 }
+
+/// `events`, each with the KvK numbers its certificate covers (the main
+/// applicant first).
+fn with_coverage(
+    conn: &mut crate::storage::AnyConnection,
+    events: Vec<Event>,
+) -> Result<Vec<(Event, Vec<String>)>, CoreError> {
+    let numbers: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.certificate_number.as_ref().map(|n| n.as_str()))
+        .collect();
+    let covered: Vec<(String, String)> = coverage::table
+        .inner_join(certificates::table.on(certificates::id.eq(coverage::certificate_id)))
+        .filter(certificates::number.eq_any(&numbers))
+        .order((
+            certificates::number.asc(),
+            coverage::is_main.desc(),
+            coverage::kvk_number.asc(),
+        ))
+        .select((certificates::number, coverage::kvk_number))
+        .load(conn)?;
+    let mut by_number: std::collections::HashMap<String, Vec<String>> =
+        std::collections::HashMap::new();
+    for (number, kvk) in covered {
+        by_number.entry(number).or_default().push(kvk);
+    }
+    Ok(events
+        .into_iter()
+        .map(|e| {
+            let kvks = e
+                .certificate_number
+                .as_ref()
+                .and_then(|n| by_number.get(n.as_str()).cloned())
+                .unwrap_or_default();
+            (e, kvks)
+        })
+        .collect())
+}
+
+/// How long delivered messages are kept (for `GET …/deliveries`).
+pub const KEEP_DELIVERED_DAYS: i64 = 30;
 
 /// The kind of an "expiring within" notice's delivery.
 pub const EXPIRING: &str = "certificate.expiring";

@@ -253,7 +253,7 @@ diesel::table! {
         subscription_id -> Text,
         seq -> BigInt,
         kind -> Text,
-        payload -> Text,
+        payload -> Nullable<Text>,
         created_at -> Timestamp,
         attempts -> Integer,
         last_attempt_at -> Nullable<Timestamp>,

@@ -1205,11 +1205,12 @@ async fn issuance_with_subscriptions(
 ) -> String {
     let (receiver, received) = start_receiver().await;
     let mut out = format!(
-        "### Signed issuance with {subscriptions} subscriptions watching every change
-
-         Each figure is the mean of two {seconds} s runs of {clients} clients on a fresh database, taken in turns with the same build without subscriptions. The subscriptions deliver to a receiver in the benchmark's process that answers `204` at once. Delivered: messages received during the issuance; caught up: seconds after it until every message had arrived (at most 120 s).
-
-         | backend | with subscriptions /s | p95 ms | without /s | p95 ms | ratio | delivered during | caught up after | target | verdict |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n"
+        "### Signed issuance with {subscriptions} subscriptions watching every change\n\n\
+         Each figure is the mean of two {seconds} s runs of {clients} clients on a fresh database, taken in turns with the same build without subscriptions. \
+         The subscriptions deliver to a receiver in the benchmark's process that answers `204` at once. \
+         Delivered: messages received during the issuance; caught up: seconds after it until every message had arrived (at most 120 s).\n\n\
+         | backend | with subscriptions /s | p95 ms | without /s | p95 ms | ratio | delivered during | caught up after | target | verdict |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---|---|\n"
     );
     for backend in backends {
         let mut with = Vec::new();
