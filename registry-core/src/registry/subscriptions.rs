@@ -175,16 +175,20 @@ pub struct Message {
     pub attempts: i32,
 }
 
+/// An event with the KvK numbers its certificate covers, the main applicant
+/// first.
+pub type Covering = (Event, Vec<String>);
+
 /// What a claimed subscription is owed next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Owed {
     /// Stored messages not yet accepted, oldest first: send them (again);
     /// an event's with the event and the KvK numbers its certificate covers,
     /// to make its body from.
-    Messages(Vec<(Message, Option<(Event, Vec<String>)>)>),
+    Messages(Vec<(Message, Option<Covering>)>),
     /// Events it has no delivery for yet, in `seq` order, each with the KvK
     /// numbers its certificate covers: make their messages and store them.
-    Events(Vec<(Event, Vec<String>)>),
+    Events(Vec<Covering>),
     /// Nothing up to the head.
     Nothing,
 }
