@@ -36,6 +36,16 @@ schemathesis.openapi.media_type(
     st.builds(lambda h, p, s: f"{h}.{p}.{s}", _part, _part, _part),
 )
 
+# `text/csv` bodies (the batch's list): a KvK number a row, maybe a header.
+schemathesis.openapi.media_type(
+    "text/csv",
+    st.builds(
+        lambda header, rows: (header + "\r\n" if header else "") + "\r\n".join(rows),
+        st.sampled_from(["", "kvk_nummer;naam", "KvK-nummer"]),
+        st.lists(st.from_regex(r"[0-9]{8}", fullmatch=True), max_size=30),
+    ),
+)
+
 # Written by `run`: real public keys (Ed25519, from `pso-registry cb keygen`),
 # and the address of a key set holding them.
 _KEYS = json.loads(os.environ.get("CONTRACT_KEYS", "[]"))
@@ -107,7 +117,8 @@ def filter_case(context, case):
     if operation == "companyStatus":
         return _forward(query.get("on"), query.get("until"))
     if operation == "statusBatch" and isinstance(case.body, dict):
-        return _forward(case.body.get("on"), case.body.get("until"))
+        merged = {**query, **{k: v for k, v in case.body.items() if v is not None}}
+        return _forward(merged.get("on"), merged.get("until"))
     if operation == "logInclusionProof":
         return _ordered(query.get("index"), query.get("treeSize"), strict=True)
     if operation == "logConsistencyProof":
@@ -134,7 +145,15 @@ def map_case(context, case):
     if operation == "companyStatus" and case.query:
         _run_forward(case.query)
     if operation == "statusBatch" and isinstance(case.body, dict):
+        # The question is asked once: in the body, or in the query string.
+        for name in ("on", "until", "levelMin"):
+            if case.query and name in case.query:
+                case.body.pop(name, None)
         _run_forward(case.body)
+        if case.query:
+            _run_forward(case.query)
+    if operation == "statusBatch" and isinstance(case.body, str) and case.query:
+        _run_forward(case.query)
     body = case.body
     if isinstance(body, dict):
         if "jwksUri" in body and _JWKS_URI:
@@ -143,6 +162,6 @@ def map_case(context, case):
             body["jwks"] = _key_set()
         if operation == "revokeAnyCertificate":
             body.pop("effectiveAt", None)
-        if operation in ("accreditCertificationBody", "changeCertificationBody") and isinstance(body.get("name"), str):
+        if operation in ("accreditCertificationBody", "changeCertificationBody", "createClient") and isinstance(body.get("name"), str):
             body["name"] = _latin_name(body["name"])
     return case

@@ -392,7 +392,11 @@ async fn a_failing_receiver_is_retried_with_the_same_message_id(app: &TestApp) {
     let ids: BTreeSet<_> = got.iter().filter_map(|r| r.id.clone()).collect();
     assert_eq!(ids.len(), 1, "{got:?}");
     let bodies: BTreeSet<_> = got.iter().filter_map(|r| r.sha.clone()).collect();
-    assert_eq!(bodies.len(), 1, "every attempt sends the same bytes: {got:?}");
+    assert_eq!(
+        bodies.len(),
+        1,
+        "every attempt sends the same bytes: {got:?}"
+    );
     assert!(
         got.iter()
             .all(|r| r.certificate_number.as_deref() == Some(first.as_str()))

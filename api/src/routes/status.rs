@@ -363,14 +363,36 @@ pub async fn batch(
     Json(body): Json<BatchRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    if !req.query_string().is_empty() {
-        return Err(Problem::parameter(
-            "query",
-            "a JSON batch asks its question in the body (on, until, levelMin); the query string is for a CSV one",
+    // The question in the body, or in the query string (as a CSV batch asks
+    // it), not both.
+    let params: StatusParams = crate::extract::query(req.query_string())?;
+    let mut twice = Vec::new();
+    let mut one = |name: &str, body: Option<String>, query: Option<String>| {
+        if body.is_some() && query.is_some() {
+            twice.push(FieldError::new(
+                name,
+                "asked in the body and in the query string",
+            ));
+        }
+        body.or(query)
+    };
+    let on = one("on", body.on, params.on);
+    let until = one("until", body.until, params.until);
+    if body.level_min.is_some() && params.level_min.is_some() {
+        twice.push(FieldError::new(
+            "levelMin",
+            "asked in the body and in the query string",
         ));
     }
-    let query = question(body.on.as_deref(), body.until.as_deref(), body.level_min)
-        .map_err(Problem::validation)?;
+    if !twice.is_empty() {
+        return Err(Problem::validation(twice));
+    }
+    let query = question(
+        on.as_deref(),
+        until.as_deref(),
+        body.level_min.or(params.level_min),
+    )
+    .map_err(Problem::validation)?;
     answer_batch(&req, &state, body.kvk_numbers, query).await
 }
 
