@@ -115,6 +115,27 @@ async fn a_csv_round_trip_of_ten_thousand_numbers(app: &TestApp) {
         .await
         .expect("request");
     assert_eq!(not_utf8.status(), 400);
+    // A JSON batch's question in the query string, or in the body, not both.
+    let in_query = app
+        .client
+        .post(app.url("/v1/status/batch?on=2026-06-01&levelMin=trede_3"))
+        .json(&json!({"kvkNumbers": ["00000042"]}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        json(in_query).await["items"][0]["certified"],
+        false,
+        "trede_2 is below trede_3"
+    );
+    let twice = app
+        .client
+        .post(app.url("/v1/status/batch?on=2026-06-01"))
+        .json(&json!({"kvkNumbers": ["00000042"], "on": "2026-07-01"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(twice.status(), 422);
     let unknown_param = app
         .client
         .post(app.url("/v1/status/batch?onn=2026-01-01"))
