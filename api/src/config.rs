@@ -108,6 +108,8 @@ pub struct Config {
     pub webhooks: WebhookOptions,
     /// Rate limits per client key and per address.
     pub limits: crate::rate_limit::Limits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -247,6 +249,20 @@ impl Config {
                 client_costly: number("REGISTRY_RATE_CLIENT_SEARCH", 1_200, 1..=1_000_000_000)?
                     as u32,
                 window: Duration::from_secs(number("REGISTRY_RATE_WINDOW_SECS", 60, 1..=3_600)?),
+            },
+            trusted_proxies: match get("REGISTRY_TRUSTED_PROXIES") {
+                None => Vec::new(),
+                Some(list) => list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| {
+                        a.parse().map_err(|_| ConfigError::Invalid {
+                            variable: "REGISTRY_TRUSTED_PROXIES",
+                            reason: format!("{a:?} is not an IP address"),
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
             },
             log_filter: get("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.into()),
             log_json: match get("LOG_FORMAT").as_deref() {

@@ -101,13 +101,16 @@ impl Guard {
         Ok(url)
     }
 
-    /// An HTTP client that resolves names through this guard, follows no
-    /// redirect, and gives up after `timeout`.
+    /// An HTTP client that resolves names through this guard, goes through
+    /// no proxy, follows no redirect, and gives up after `timeout`.
     pub fn client(&self, timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
         reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(3)))
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy from the environment would be checked instead of the
+            // target: the register goes direct.
+            .no_proxy()
             .dns_resolver(Arc::new(GuardedResolver { guard: *self }))
             .user_agent(concat!("pso-registry/", env!("CARGO_PKG_VERSION")))
             .build()

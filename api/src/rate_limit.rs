@@ -191,12 +191,37 @@ impl RateLimiter {
     }
 }
 
-/// The address a request counts against: the peer's (the register does not
-/// trust forwarding headers it cannot check); an IPv6 address by its /64.
-fn address_of(req: &ServiceRequest) -> IpAddr {
-    let ip = req
+/// The address a request counts against: the peer's, or, when the peer is
+/// one of the operator's `trusted` proxies, the last address before them in
+/// `X-Forwarded-For` (the ones a client wrote itself further left are not
+/// believed); an IPv6 address by its /64.
+fn address_of(req: &ServiceRequest, trusted: &[IpAddr]) -> IpAddr {
+    let peer = req
         .peer_addr()
         .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+    let forwarded = || {
+        req.headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect::<Vec<_>>()
+    };
+    let ip = if trusted.contains(&peer) {
+        forwarded()
+            .into_iter()
+            .rev()
+            .filter_map(|a| a.parse::<IpAddr>().ok())
+            .find(|a| !trusted.contains(a))
+            .unwrap_or(peer)
+    } else {
+        peer
+    };
+    bucket_address(ip)
+}
+
+/// An address as a bucket knows it: IPv4 as is, IPv6 by its /64.
+fn bucket_address(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
@@ -245,7 +270,7 @@ pub async fn middleware(
                 return Ok(ServiceResponse::new(req, problem.error_response()));
             }
         },
-        None => Caller::Anonymous(address_of(&req)),
+        None => Caller::Anonymous(address_of(&req, &state.config.trusted_proxies)),
     };
     req.extensions_mut().insert(caller.clone());
     let Some(class) = Class::of(req.method(), req.path()) else {
@@ -334,6 +359,37 @@ mod tests {
         // A client has its own, larger, quota.
         let client = Caller::Client("cl_x".into());
         assert_eq!(l.take(&client, Class::Cheap, t0).quota, 30);
+    }
+
+    #[test]
+    fn behind_a_trusted_proxy_the_forwarded_address_counts() {
+        use actix_web::test::TestRequest;
+        let proxy: IpAddr = "10.0.0.5".parse().expect("ip");
+        let req = |peer: &str, forwarded: &str| {
+            TestRequest::default()
+                .peer_addr(format!("{peer}:4000").parse().expect("socket"))
+                .insert_header(("x-forwarded-for", forwarded.to_owned()))
+                .to_srv_request()
+        };
+        let trusted = [proxy];
+        // The client's own entry (left) is not believed; the proxy's is.
+        let r = req("10.0.0.5", "6.6.6.6, 192.0.2.7");
+        assert_eq!(
+            address_of(&r, &trusted),
+            "192.0.2.7".parse::<IpAddr>().expect("ip")
+        );
+        // Not through the proxy: the header is the client's word only.
+        let r = req("192.0.2.9", "192.0.2.7");
+        assert_eq!(
+            address_of(&r, &trusted),
+            "192.0.2.9".parse::<IpAddr>().expect("ip")
+        );
+        let r = req("10.0.0.5", "192.0.2.7");
+        assert_eq!(address_of(&r, &[]), proxy);
+        assert_eq!(
+            bucket_address("2001:db8:1:2:3:4:5:6".parse().expect("ip")),
+            "2001:db8:1:2::".parse::<IpAddr>().expect("ip")
+        );
     }
 
     #[test]
